@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS header; the include path comes from pkg-config (openblas.pc).
+#include <cblas.h>

@@ -1,0 +1,70 @@
+// Multi-head scaled dot-product attention (torch.nn.functional.scaled_dot_product_attention
+// with heads split from the feature dimension, as diffusers' Attention does).
+
+import Foundation
+
+extension Compute {
+    /// Query rows per task.
+    static let queryChunk = 256
+
+    /// softmax(Q K^T / sqrt(d)) V per head. q [N, Lq, H * d], k and v [N, Lk, H * d]
+    /// -> [N, Lq, H * d].
+    public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+        precondition(q.rank == 3 && k.rank == 3 && k.shape == v.shape,
+                     "attention shapes q \(q.shape) k \(k.shape) v \(v.shape)")
+        let (n, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1]
+        precondition(k.shape[0] == n && k.shape[2] == width && width % heads == 0,
+                     "attention: q \(q.shape), k \(k.shape), heads \(heads)")
+        let d = width / heads
+        let scale = 1 / Float(d).squareRoot()
+        let queryTiles = (lq + Compute.queryChunk - 1) / Compute.queryChunk
+
+        return Tensor(shape: [n, lq, width]) { out in
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        let ctx = UncheckedBox((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
+                                                out.baseAddress!))
+                        forEachTask(n * heads * queryTiles) { task in
+                            let (qb, kb, vb, ob) = ctx.value
+                            let tile = task % queryTiles
+                            let head = (task / queryTiles) % heads
+                            let image = task / (queryTiles * heads)
+                            let row0 = tile * Compute.queryChunk
+                            let rows = min(Compute.queryChunk, lq - row0)
+                            let qOff = (image * lq + row0) * width + head * d
+                            let kvOff = image * lk * width + head * d
+                            var scores = [Float](repeating: 0, count: rows * lk)
+                            scores.withUnsafeMutableBufferPointer { sp in
+                                let s = sp.baseAddress!
+                                sgemm(transA: false, transB: true, m: rows, n: lk, k: d,
+                                      alpha: scale, a: qb + qOff, lda: width, b: kb + kvOff,
+                                      ldb: width, c: s, ldc: lk)
+                                for r in 0..<rows { Compute.softmaxRow(s + r * lk, count: lk) }
+                                sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
+                                      a: s, lda: lk, b: vb + kvOff, ldb: width,
+                                      c: ob + qOff, ldc: width)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// In-place softmax of one row.
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, row[i]) }
+        var sum: Float = 0
+        for i in 0..<count {
+            let e = expf(row[i] - maximum)
+            row[i] = e
+            sum += e
+        }
+        let inverse = 1 / sum
+        for i in 0..<count { row[i] *= inverse }
+    }
+}

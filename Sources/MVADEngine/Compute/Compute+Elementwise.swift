@@ -1,0 +1,113 @@
+// Element-wise operators: activations (SiLU, GELU, GEGLU), residual adds and scaling.
+
+import Foundation
+
+extension Compute {
+    /// Elements per task for element-wise work.
+    static let elementChunk = 1 << 16
+
+    /// Applies `f` to every element of x, in parallel.
+    func map(_ x: Tensor, _ f: @escaping @Sendable (Float) -> Float) -> Tensor {
+        Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { xp in
+                let ctx = UncheckedBox((xp.baseAddress!, out.baseAddress!))
+                forEachRange(x.count, chunk: Compute.elementChunk) { range in
+                    let (src, dst) = ctx.value
+                    for i in range { dst[i] = f(src[i]) }
+                }
+            }
+        }
+    }
+
+    /// SiLU: x * sigmoid(x).
+    public func silu(_ x: Tensor) -> Tensor {
+        map(x) { v in v / (1 + expf(-v)) }
+    }
+
+    /// GELU, exact (erf) form: torch.nn.functional.gelu(x, approximate="none").
+    public func gelu(_ x: Tensor) -> Tensor {
+        map(x, Compute.geluScalar)
+    }
+
+    @inline(__always)
+    static func geluScalar(_ v: Float) -> Float {
+        0.5 * v * (1 + erff(v * 0.70710678118654752))
+    }
+
+    /// diffusers GEGLU after its projection: h [..., 2D] -> h[..., :D] * gelu(h[..., D:]).
+    public func gegluGate(_ h: Tensor) -> Tensor {
+        let width = h.shape[h.rank - 1]
+        precondition(width % 2 == 0, "GEGLU needs an even last dimension, got \(h.shape)")
+        let half = width / 2
+        let rows = h.count / width
+        var shape = h.shape
+        shape[shape.count - 1] = half
+        return Tensor(shape: shape) { out in
+            h.withUnsafeBufferPointer { hp in
+                let ctx = UncheckedBox((hp.baseAddress!, out.baseAddress!))
+                forEachRange(rows, chunk: Compute.rowChunk) { range in
+                    let (src, dst) = ctx.value
+                    for r in range {
+                        let value = src + r * width
+                        let gate = value + half
+                        let o = dst + r * half
+                        for i in 0..<half { o[i] = value[i] * Compute.geluScalar(gate[i]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// a + b, same shapes.
+    public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+        var out = a
+        addInPlace(&out, b)
+        return out
+    }
+
+    /// a += b * scale, same shapes.
+    public func addInPlace(_ a: inout Tensor, _ b: Tensor, scale: Float = 1) {
+        precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+        let count = a.count
+        a.withUnsafeMutableBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                let ctx = UncheckedBox((ap.baseAddress!, bp.baseAddress!))
+                forEachRange(count, chunk: Compute.elementChunk) { range in
+                    let (dst, src) = ctx.value
+                    if scale == 1 {
+                        for i in range { dst[i] += src[i] }
+                    } else {
+                        for i in range { dst[i] += src[i] * scale }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x * scale.
+    public func scaled(_ x: Tensor, by scale: Float) -> Tensor {
+        map(x) { $0 * scale }
+    }
+
+    /// Adds a per-(image, channel) value: x [N, C, H, W] += v [N, C] broadcast over H, W.
+    public func addChannelBias(_ x: inout Tensor, _ v: Tensor) {
+        precondition(x.rank == 4 && v.shape == [x.shape[0], x.shape[1]],
+                     "channel bias \(v.shape) does not fit \(x.shape)")
+        let plane = x.shape[2] * x.shape[3]
+        let planes = x.shape[0] * x.shape[1]
+        x.withUnsafeMutableBufferPointer { xp in
+            v.withUnsafeBufferPointer { vp in
+                let ctx = UncheckedBox((xp.baseAddress!, vp.baseAddress!))
+                forEachRange(planes, chunk: 64) { range in
+                    let (dst, values) = ctx.value
+                    for p in range {
+                        let b = values[p]
+                        let row = dst + p * plane
+                        for i in 0..<plane { row[i] += b }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+// Loading module weights by checkpoint key: the WeightSource abstraction, a prefix-scoped
+// loader that checks every tensor's shape against what the config implies, and load errors.
+
+/// Anything that can hand out named tensors: a safetensors file, a diffusers folder, or a
+/// view over one (renamed keys, merged LoRA deltas).
+public protocol WeightSource: Sendable {
+    /// Every stored key.
+    var names: [String] { get }
+    /// The tensor stored under `name`, converted to Float32.
+    func tensor(_ name: String) throws -> Tensor
+    /// The stored shape of `name`, or nil when absent; cheap (no data is read).
+    func shape(_ name: String) -> [Int]?
+}
+
+/// Why a model could not be built from its config and weights.
+public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
+    case missingTensor(component: String, name: String)
+    case shapeMismatch(component: String, name: String, found: [Int], expected: [Int])
+    case unsupportedConfig(component: String, field: String, found: String, supported: String)
+    case invalidConfig(component: String, field: String, problem: String)
+    case invalidLoRA(component: String, name: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .missingTensor(component, name):
+            return "\(component): tensor '\(name)' is missing from the weights"
+        case let .shapeMismatch(component, name, found, expected):
+            return "\(component): tensor '\(name)' has shape \(found), but the config implies "
+                + "\(expected); the config.json does not describe these weights"
+        case let .unsupportedConfig(component, field, found, supported):
+            return "\(component): config field '\(field)' is \(found); supported: \(supported)"
+        case let .invalidConfig(component, field, problem):
+            return "\(component): config field '\(field)' \(problem)"
+        case let .invalidLoRA(component, name, problem):
+            return "\(component): LoRA tensor '\(name)' \(problem)"
+        }
+    }
+}
+
+/// Loads the layers of one module, whose checkpoint keys all start with `prefix`.
+struct ModuleLoader {
+    let source: any WeightSource
+    let component: String
+    let prefix: String
+
+    init(source: any WeightSource, component: String, prefix: String = "") {
+        self.source = source
+        self.component = component
+        self.prefix = prefix
+    }
+
+    /// The loader of a sub-module: `child("down_blocks.0")`.
+    func child(_ name: String) -> ModuleLoader {
+        ModuleLoader(source: source, component: component, prefix: key(name))
+    }
+
+    func key(_ name: String) -> String {
+        prefix.isEmpty ? name : prefix + "." + name
+    }
+
+    func has(_ name: String) -> Bool {
+        source.shape(key(name)) != nil
+    }
+
+    /// The tensor `name` (relative to the prefix), which must have shape `expected`.
+    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+        let full = key(name)
+        guard let found = source.shape(full) else {
+            throw ModelLoadError.missingTensor(component: component, name: full)
+        }
+        guard found == expected else {
+            throw ModelLoadError.shapeMismatch(
+                component: component, name: full, found: found, expected: expected)
+        }
+        return try source.tensor(full)
+    }
+
+    func conv(_ name: String, out: Int, in input: Int, kernel: Int, stride: Int = 1,
+              padding: Int? = nil, bias: Bool = true) throws -> Conv2d {
+        let weight = try tensor(name + ".weight", shape: [out, input, kernel, kernel])
+        let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
+        return Conv2d(weight: weight, bias: b, stride: stride, padding: padding ?? (kernel - 1) / 2)
+    }
+
+    func linear(_ name: String, out: Int, in input: Int, bias: Bool = true) throws -> Linear {
+        let weight = try tensor(name + ".weight", shape: [out, input])
+        let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
+        return Linear(weight: weight, bias: b)
+    }
+
+    /// A 1x1 projection stored either as Linear [out, in] or as Conv2d [out, in, 1, 1].
+    func pointwise(_ name: String, out: Int, in input: Int, bias: Bool = true) throws -> Linear {
+        let full = key(name + ".weight")
+        if let shape = source.shape(full), shape.count == 4 {
+            let weight = try tensor(name + ".weight", shape: [out, input, 1, 1])
+            let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
+            return Linear(weight: weight.reshaped([out, input]), bias: b)
+        }
+        return try linear(name, out: out, in: input, bias: bias)
+    }
+
+    func groupNorm(_ name: String, channels: Int, groups: Int, eps: Float) throws -> GroupNorm {
+        guard groups > 0, channels % groups == 0 else {
+            throw ModelLoadError.invalidConfig(
+                component: component, field: "norm_num_groups",
+                problem: "is \(groups), which does not divide the \(channels) channels of \(key(name))")
+        }
+        return GroupNorm(groups: groups, eps: eps,
+                         weight: try tensor(name + ".weight", shape: [channels]),
+                         bias: try tensor(name + ".bias", shape: [channels]))
+    }
+
+    func layerNorm(_ name: String, dim: Int, eps: Float) throws -> LayerNorm {
+        LayerNorm(eps: eps, weight: try tensor(name + ".weight", shape: [dim]),
+                  bias: try tensor(name + ".bias", shape: [dim]))
+    }
+}
