@@ -27,20 +27,26 @@ class SafeTensorsTestCase: XCTestCase {
         return withUnsafeBytes(of: length.littleEndian, Array.init) + headerBytes + data
     }
 
-    /// Writes `bytes` to `name` in the test folder (creating subfolders) and returns its path.
-    @discardableResult
-    func write(_ bytes: [UInt8], to name: String) throws -> String {
+    /// The path of `name` in the test folder, with its parent folders created.
+    func path(_ name: String) throws -> String {
         let path = folder + "/" + name
         let parent = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Writes `bytes` to `name` in the test folder and returns its path.
+    @discardableResult
+    func write(_ bytes: [UInt8], to name: String) throws -> String {
+        let path = try path(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    /// Writes F32 tensors with the writer to `name` in the test folder (creating subfolders).
+    /// Writes F32 tensors with the writer to `name` in the test folder.
     @discardableResult
     func save(_ tensors: [(name: String, tensor: Tensor)], to name: String) throws -> String {
-        let path = try write([], to: name)
+        let path = try path(name)
         try SafeTensorsWriter.write(tensors, to: path)
         return path
     }
@@ -218,6 +224,23 @@ final class SafeTensorsFileTests: SafeTensorsTestCase {
             .tensorNotFound(path: path, tensor: "conv_in.wieght", closeNames: ["conv_in.weight"]))
         XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("close names: 'conv_in.weight'"))
     }
+
+    #if os(Linux)
+    func testMappingIsReleasedWithTheFile() throws {
+        let path = try save([("x", Tensor(shape: [1024], repeating: 1))], to: "mapped.safetensors")
+        func isMapped() throws -> Bool {
+            // /proc files report size 0, so read the stream to its end rather than by size.
+            let maps = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps"))
+            defer { try? maps.close() }
+            return String(decoding: try maps.readToEnd() ?? Data(), as: UTF8.self).contains(path)
+        }
+        var file: SafeTensorsFile? = try SafeTensorsFile(path: path)
+        XCTAssertTrue(try isMapped())
+        XCTAssertEqual(file?.names, ["x"])
+        file = nil
+        XCTAssertFalse(try isMapped(), "the mapping must go with the last reference")
+    }
+    #endif
 
     func testOpeningAMissingPathOrAFolderFails() throws {
         let missing = folder + "/absent.safetensors"

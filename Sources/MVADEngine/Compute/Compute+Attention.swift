@@ -19,6 +19,9 @@ extension Compute {
         let d = width / heads
         let scale = 1 / Float(d).squareRoot()
         let queryTiles = (lq + Compute.queryChunk - 1) / Compute.queryChunk
+        let tasks = n * heads * queryTiles
+        let scratch = Scratch(workers: workers(for: tasks), perWorker: Compute.queryChunk * lk)
+        let scores = UncheckedBox((scratch.slice(0), scratch.perWorker))
 
         return Tensor(shape: [n, lq, width]) { out in
             q.withUnsafeBufferPointer { qp in
@@ -26,7 +29,7 @@ extension Compute {
                     v.withUnsafeBufferPointer { vp in
                         let ctx = UncheckedBox((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
                                                 out.baseAddress!))
-                        forEachTask(n * heads * queryTiles) { task in
+                        forEachTask(tasks) { task, worker in
                             let (qb, kb, vb, ob) = ctx.value
                             let tile = task % queryTiles
                             let head = (task / queryTiles) % heads
@@ -35,17 +38,14 @@ extension Compute {
                             let rows = min(Compute.queryChunk, lq - row0)
                             let qOff = (image * lq + row0) * width + head * d
                             let kvOff = image * lk * width + head * d
-                            var scores = [Float](repeating: 0, count: rows * lk)
-                            scores.withUnsafeMutableBufferPointer { sp in
-                                let s = sp.baseAddress!
-                                sgemm(transA: false, transB: true, m: rows, n: lk, k: d,
-                                      alpha: scale, a: qb + qOff, lda: width, b: kb + kvOff,
-                                      ldb: width, c: s, ldc: lk)
-                                for r in 0..<rows { Compute.softmaxRow(s + r * lk, count: lk) }
-                                sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
-                                      a: s, lda: lk, b: vb + kvOff, ldb: width,
-                                      c: ob + qOff, ldc: width)
-                            }
+                            let s = scores.value.0 + worker * scores.value.1   // [rows, Lk]
+                            sgemm(transA: false, transB: true, m: rows, n: lk, k: d,
+                                  alpha: scale, a: qb + qOff, lda: width, b: kb + kvOff,
+                                  ldb: width, c: s, ldc: lk)
+                            for r in 0..<rows { Compute.softmaxRow(s + r * lk, count: lk) }
+                            sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
+                                  a: s, lda: lk, b: vb + kvOff, ldb: width,
+                                  c: ob + qOff, ldc: width)
                         }
                     }
                 }

@@ -18,9 +18,10 @@ extension Compute {
     }
 
     /// y = x W^T + b over the last dimension: x [..., in] -> y [..., out] (torch.nn.Linear).
+    /// Many rows: tasks take fixed blocks of rows. Few rows (a prompt, a time embedding):
+    /// tasks take fixed blocks of output features instead.
     public func linear(_ x: Tensor, _ layer: Linear) -> Tensor {
-        let inFeatures = layer.inFeatures
-        let outFeatures = layer.outFeatures
+        let (inFeatures, outFeatures) = (layer.inFeatures, layer.outFeatures)
         precondition(x.shape.last == inFeatures,
                      "linear expects last dim \(inFeatures), got shape \(x.shape)")
         let rows = x.count / inFeatures
@@ -29,22 +30,25 @@ extension Compute {
         return Tensor(shape: outShape) { out in
             x.withUnsafeBufferPointer { xp in
                 layer.weight.withUnsafeBufferPointer { wp in
-                    let xBase = UncheckedBox(xp.baseAddress!)
-                    let wBase = UncheckedBox(wp.baseAddress!)
-                    let oBase = UncheckedBox(out.baseAddress!)
-                    forEachRange(rows, chunk: Compute.rowChunk) { range in
-                        let o = oBase.value + range.lowerBound * outFeatures
-                        sgemm(transA: false, transB: true, m: range.count, n: outFeatures,
-                              k: inFeatures, a: xBase.value + range.lowerBound * inFeatures,
-                              lda: inFeatures, b: wBase.value, ldb: inFeatures, c: o,
+                    let ctx = UncheckedBox((xp.baseAddress!, wp.baseAddress!, out.baseAddress!,
+                                            layer.bias?.scalars))
+                    let byRows = rows >= 2 * Compute.rowChunk
+                    let block = byRows ? Compute.rowChunk : max(16, (outFeatures / 4 + 15) / 16 * 16)
+                    let tasks = ((byRows ? rows : outFeatures) + block - 1) / block
+                    forEachTask(tasks) { task in
+                        let (xb, wb, ob, bias) = ctx.value
+                        let r = byRows ? (task * block)..<min(rows, (task + 1) * block) : 0..<rows
+                        let f = byRows ? 0..<outFeatures
+                            : (task * block)..<min(outFeatures, (task + 1) * block)
+                        let o = ob + r.lowerBound * outFeatures + f.lowerBound
+                        sgemm(transA: false, transB: true, m: r.count, n: f.count, k: inFeatures,
+                              a: xb + r.lowerBound * inFeatures, lda: inFeatures,
+                              b: wb + f.lowerBound * inFeatures, ldb: inFeatures, c: o,
                               ldc: outFeatures)
-                        if let bias = layer.bias {
-                            bias.withUnsafeBufferPointer { bp in
-                                for r in 0..<range.count {
-                                    let row = o + r * outFeatures
-                                    for j in 0..<outFeatures { row[j] += bp[j] }
-                                }
-                            }
+                        guard let bias else { return }
+                        for i in 0..<r.count {
+                            let row = o + i * outFeatures
+                            for j in 0..<f.count { row[j] += bias[f.lowerBound + j] }
                         }
                     }
                 }
@@ -53,5 +57,5 @@ extension Compute {
     }
 
     /// Rows per task for token-wise work (linear layers, norms over tokens).
-    static let rowChunk = 128
+    static let rowChunk = 512
 }

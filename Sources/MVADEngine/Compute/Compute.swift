@@ -39,10 +39,16 @@ public struct Compute: Sendable {
     /// Calls `body(task)` for every task in `0..<count`, spread over the workers. Tasks must
     /// write disjoint outputs; the split never depends on `threads`.
     public func forEachTask(_ count: Int, _ body: (Int) -> Void) {
+        forEachTask(count) { task, _ in body(task) }
+    }
+
+    /// As `forEachTask(_:_:)`, also passing the index (0..<workers(for: count)) of the worker
+    /// running the task, so that tasks can use per-worker scratch memory.
+    func forEachTask(_ count: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         if count <= 0 { return }
-        let workers = min(threads, count)
+        let workers = self.workers(for: count)
         if workers == 1 {
-            for task in 0..<count { body(task) }
+            for task in 0..<count { body(task, 0) }
             return
         }
         withoutActuallyEscaping(body) { body in
@@ -50,12 +56,15 @@ public struct Compute: Sendable {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 var task = worker
                 while task < count {
-                    box.value(task)
+                    box.value(task, worker)
                     task += workers
                 }
             }
         }
     }
+
+    /// Workers used for `count` tasks.
+    func workers(for count: Int) -> Int { max(1, min(threads, count)) }
 
     /// Splits `0..<total` into fixed-size ranges and calls `body` for each, in parallel.
     public func forEachRange(_ total: Int, chunk: Int, _ body: (Range<Int>) -> Void) {
@@ -73,6 +82,22 @@ public struct Compute: Sendable {
 struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Uninitialised float scratch memory, one slice per worker, freed when the value goes away.
+struct Scratch: ~Copyable {
+    private let base: UnsafeMutablePointer<Float>
+    let perWorker: Int
+
+    init(workers: Int, perWorker: Int) {
+        self.perWorker = max(1, perWorker)
+        base = .allocate(capacity: max(1, workers) * self.perWorker)
+    }
+
+    /// The slice of `worker`.
+    func slice(_ worker: Int) -> UnsafeMutablePointer<Float> { base + worker * perWorker }
+
+    deinit { base.deallocate() }
 }
 
 #if canImport(Glibc)

@@ -148,9 +148,10 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
                 + "'\(first)' (bytes \(firstOffsets)); expected each tensor to begin where "
                 + "the previous one ends."
         case let .gapBetweenTensors(path, previous, next, gap):
-            let after = previous.map { "between tensor '\($0)' and" } ?? "before the first,"
-            return "\(path): bytes \(gap) of the data section are unused \(after) tensor "
-                + "'\(next)'; expected tensors packed from byte 0 with no gaps."
+            let place = previous.map { "lie unused between tensor '\($0)' and" }
+                ?? "come before the first"
+            return "\(path): bytes \(gap) of the data section \(place) tensor '\(next)'; "
+                + "expected tensors packed from byte 0 with no gaps."
         case let .trailingBytes(path, declared, actual):
             return "\(path): the tensors end at byte \(declared) of the data section, but the "
                 + "file holds \(actual) bytes after the header; expected no trailing bytes."

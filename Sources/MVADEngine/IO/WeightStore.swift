@@ -118,12 +118,12 @@ extension WeightStore {
 
         let contents = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .sorted()
-        let safetensors = contents.filter {
+        let otherWeights = contents.filter {
             $0.hasPrefix(weightsName) && ($0.hasSuffix(".safetensors") || $0.hasSuffix(".json"))
         }
-        if let variant, !safetensors.isEmpty {
+        if let variant, !otherWeights.isEmpty {
             throw WeightStoreError.variantNotFound(
-                folder: folder, variant: variant, available: safetensors)
+                folder: folder, variant: variant, available: otherWeights)
         }
         let pickled = contents.filter { name in pickledSuffixes.contains { name.hasSuffix($0) } }
         if !pickled.isEmpty {
@@ -248,11 +248,9 @@ extension WeightStore {
         case let .typeMismatch(type, context):
             return (keyPath(context.codingPath), "has the wrong type; expected \(type)")
         case let .dataCorrupted(context):
-            let underlying = (context.underlyingError as NSError?)?.userInfo[
-                NSDebugDescriptionErrorKey] as? String
-            let detail = underlying.map { "\(context.debugDescription) \($0)" }
-                ?? context.debugDescription
-            return (keyPath(context.codingPath), "is invalid: \(detail)")
+            let detail = context.debugDescription
+            return (keyPath(context.codingPath),
+                    "is invalid: " + (detail.hasSuffix(".") ? String(detail.dropLast()) : detail))
         @unknown default:
             return ("", "could not be decoded: \(error)")
         }
