@@ -48,8 +48,8 @@ final class DeterminismAndLoadingTests: XCTestCase {
                 return XCTFail("unexpected error \(error)")
             }
             XCTAssertEqual(name, "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight")
-            XCTAssertEqual(found, [32, 32])
-            XCTAssertEqual(expected, [32, 48])
+            XCTAssertEqual(found, [16, 32])
+            XCTAssertEqual(expected, [16, 48])
             XCTAssertTrue("\(error)".contains(name))
         }
     }
@@ -69,16 +69,16 @@ final class DeterminismAndLoadingTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let unet = try WeightStore(folder: Fixtures.path("unet"))
         let cases: [(String, [(name: String, tensor: Tensor)], String)] = [
-            ("missing", [("down_blocks.0.nothing.lora_A.weight", Tensor(zeros: [4, 32])),
-                         ("down_blocks.0.nothing.lora_B.weight", Tensor(zeros: [32, 4]))],
+            ("missing", [("down_blocks.0.nothing.lora_A.weight", Tensor(zeros: [4, 16])),
+                         ("down_blocks.0.nothing.lora_B.weight", Tensor(zeros: [16, 4]))],
              "not a weight of the UNet encoder"),
             ("conv", [("conv_in.lora_A.weight", Tensor(zeros: [4, 4])),
-                      ("conv_in.lora_B.weight", Tensor(zeros: [32, 4]))],
+                      ("conv_in.lora_B.weight", Tensor(zeros: [16, 4]))],
              "LoRA on convolutions is not supported"),
-            ("half", [("time_embedding.linear_1.lora_A.weight", Tensor(zeros: [4, 32]))],
+            ("half", [("time_embedding.linear_1.lora_A.weight", Tensor(zeros: [4, 16]))],
              "needs both a down"),
-            ("shape", [("time_embedding.linear_1.lora_A.weight", Tensor(zeros: [4, 31])),
-                       ("time_embedding.linear_1.lora_B.weight", Tensor(zeros: [128, 4]))],
+            ("shape", [("time_embedding.linear_1.lora_A.weight", Tensor(zeros: [4, 15])),
+                       ("time_embedding.linear_1.lora_B.weight", Tensor(zeros: [64, 4]))],
              "do not factor"),
             ("stray", [("some_other.weight", Tensor(zeros: [1]))], "neither a ControlNet tensor"),
         ]

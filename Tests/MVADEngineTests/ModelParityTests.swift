@@ -36,9 +36,9 @@ final class ModelParityTests: XCTestCase {
     }
 
     func testShardedCheckpointGivesTheSameResultAsTheSingleFile() throws {
-        try checkUNet(folder: "unet_sharded", golden: "unet")
-        let inputs = try DenoiserInputs(try Fixtures.golden("unet"))
-        let single = try DiffusersModels.unet(folder: Fixtures.path("unet"))
+        try checkUNet(folder: "unet_sharded", golden: "unet_linear")
+        let inputs = try DenoiserInputs(try Fixtures.golden("unet_linear"))
+        let single = try DiffusersModels.unet(folder: Fixtures.path("unet_linear"))
         let sharded = try DiffusersModels.unet(folder: Fixtures.path("unet_sharded"))
         let a = try single(sample: inputs.sample, timesteps: inputs.timesteps,
                            context: inputs.context, compute: compute)
