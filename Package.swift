@@ -16,19 +16,24 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // SIMD kernels in C with runtime CPU dispatch; every path gives the same bits.
+        .target(
+            name: "MVADKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+        ),
         // Tensors, operators, safetensors, and the diffusers model ports.
         .target(
             name: "MVADEngine",
-            dependencies: ["CBLAS"]
+            dependencies: ["CBLAS", "MVADKernels"]
         ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine"]
+            dependencies: ["MVADEngine", "MVADKernels"]
         ),
         .testTarget(
             name: "MVADEngineTests",
-            dependencies: ["MVADEngine"],
+            dependencies: ["MVADEngine", "MVADKernels"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -5,6 +5,7 @@
 
 import Foundation
 import MVADEngine
+import MVADKernels
 
 /// A subcommand of mvad: implemented as an enum with these static members.
 protocol Command {
@@ -97,4 +98,7 @@ func printError(_ message: String) {
     }
 }
 
+// Every operator allocates its output; keep freed memory for reuse rather than faulting in
+// and zeroing fresh pages on each evaluation.
+mvad_retain_freed_memory()
 exit(runMVAD())

@@ -1,7 +1,7 @@
 // Multi-head scaled dot-product attention (torch.nn.functional.scaled_dot_product_attention
 // with heads split from the feature dimension, as diffusers' Attention does).
 
-import Foundation
+import MVADKernels
 
 extension Compute {
     /// Query rows per task.
@@ -27,8 +27,8 @@ extension Compute {
             q.withUnsafeBufferPointer { qp in
                 k.withUnsafeBufferPointer { kp in
                     v.withUnsafeBufferPointer { vp in
-                        let ctx = UncheckedBox((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
-                                                out.baseAddress!))
+                        let ctx = UncheckedBox((qp.start, kp.start, vp.start,
+                                                out.start))
                         forEachTask(tasks) { task, worker in
                             let (qb, kb, vb, ob) = ctx.value
                             let tile = task % queryTiles
@@ -40,9 +40,9 @@ extension Compute {
                             let kvOff = image * lk * width + head * d
                             let s = scores.value.0 + worker * scores.value.1   // [rows, Lk]
                             sgemm(transA: false, transB: true, m: rows, n: lk, k: d,
-                                  alpha: scale, a: qb + qOff, lda: width, b: kb + kvOff,
-                                  ldb: width, c: s, ldc: lk)
-                            for r in 0..<rows { Compute.softmaxRow(s + r * lk, count: lk) }
+                                  a: qb + qOff, lda: width, b: kb + kvOff, ldb: width,
+                                  c: s, ldc: lk)
+                            mvad_softmax_rows(s, rows, lk, scale)
                             sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
                                   a: s, lda: lk, b: vb + kvOff, ldb: width,
                                   c: ob + qOff, ldc: width)
@@ -51,20 +51,5 @@ extension Compute {
                 }
             }
         }
-    }
-
-    /// In-place softmax of one row.
-    @inline(__always)
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, row[i]) }
-        var sum: Float = 0
-        for i in 0..<count {
-            let e = expf(row[i] - maximum)
-            row[i] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for i in 0..<count { row[i] *= inverse }
     }
 }

@@ -24,8 +24,8 @@ extension Compute {
         out.withUnsafeMutableBufferPointer { op in
             x.withUnsafeBufferPointer { xp in
                 conv.weight.withUnsafeBufferPointer { wp in
-                    let io = ConvOperands(x: xp.baseAddress!, weight: wp.baseAddress!,
-                                          out: op.baseAddress!, batch: n, outChannels: cout)
+                    let io = ConvOperands(x: xp.start, weight: wp.start,
+                                          out: op.start, batch: n, outChannels: cout)
                     if ho * wo >= Compute.convColumnChunk {
                         convolveByColumns(io, geometry)
                     } else {
@@ -112,7 +112,7 @@ extension Compute {
         let plane = x.count / (n * c)
         x.withUnsafeMutableBufferPointer { xp in
             bias.withUnsafeBufferPointer { bp in
-                let ctx = UncheckedBox((xp.baseAddress!, bp.baseAddress!))
+                let ctx = UncheckedBox((xp.start, bp.start))
                 forEachRange(n * c, chunk: 64) { planes in
                     let (dst, b) = ctx.value
                     for p in planes {

@@ -1,6 +1,7 @@
 // Element-wise operators: activations (SiLU, GELU, GEGLU), residual adds and scaling.
 
 import Foundation
+import MVADKernels
 
 extension Compute {
     /// Elements per task for element-wise work.
@@ -10,7 +11,7 @@ extension Compute {
     func map(_ x: Tensor, _ f: @escaping @Sendable (Float) -> Float) -> Tensor {
         Tensor(shape: x.shape) { out in
             x.withUnsafeBufferPointer { xp in
-                let ctx = UncheckedBox((xp.baseAddress!, out.baseAddress!))
+                let ctx = UncheckedBox((xp.start, out.start))
                 forEachRange(x.count, chunk: Compute.elementChunk) { range in
                     let (src, dst) = ctx.value
                     for i in range { dst[i] = f(src[i]) }
@@ -21,7 +22,14 @@ extension Compute {
 
     /// SiLU: x * sigmoid(x).
     public func silu(_ x: Tensor) -> Tensor {
-        map(x) { v in v / (1 + expf(-v)) }
+        var out = x
+        out.withUnsafeMutableBufferPointer { op in
+            let base = UncheckedBox(op.start)
+            forEachRange(x.count, chunk: Compute.elementChunk) { range in
+                mvad_silu(base.value + range.lowerBound, range.count)
+            }
+        }
+        return out
     }
 
     /// GELU, exact (erf) form: torch.nn.functional.gelu(x, approximate="none").
@@ -44,7 +52,7 @@ extension Compute {
         shape[shape.count - 1] = half
         return Tensor(shape: shape) { out in
             h.withUnsafeBufferPointer { hp in
-                let ctx = UncheckedBox((hp.baseAddress!, out.baseAddress!))
+                let ctx = UncheckedBox((hp.start, out.start))
                 forEachRange(rows, chunk: Compute.rowChunk) { range in
                     let (src, dst) = ctx.value
                     for r in range {
@@ -72,7 +80,7 @@ extension Compute {
         let count = a.count
         a.withUnsafeMutableBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
-                let ctx = UncheckedBox((ap.baseAddress!, bp.baseAddress!))
+                let ctx = UncheckedBox((ap.start, bp.start))
                 forEachRange(count, chunk: Compute.elementChunk) { range in
                     let (dst, src) = ctx.value
                     if scale == 1 {
@@ -98,7 +106,7 @@ extension Compute {
         let planes = x.shape[0] * x.shape[1]
         x.withUnsafeMutableBufferPointer { xp in
             v.withUnsafeBufferPointer { vp in
-                let ctx = UncheckedBox((xp.baseAddress!, vp.baseAddress!))
+                let ctx = UncheckedBox((xp.start, vp.start))
                 forEachRange(planes, chunk: 64) { range in
                     let (dst, values) = ctx.value
                     for p in range {

@@ -30,7 +30,7 @@ extension Compute {
         return Tensor(shape: outShape) { out in
             x.withUnsafeBufferPointer { xp in
                 layer.weight.withUnsafeBufferPointer { wp in
-                    let ctx = UncheckedBox((xp.baseAddress!, wp.baseAddress!, out.baseAddress!,
+                    let ctx = UncheckedBox((xp.start, wp.start, out.start,
                                             layer.bias?.scalars))
                     let byRows = rows >= 2 * Compute.rowChunk
                     let block = byRows ? Compute.rowChunk : max(16, (outFeatures / 4 + 15) / 16 * 16)

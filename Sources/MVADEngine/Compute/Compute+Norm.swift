@@ -1,7 +1,7 @@
 // Normalisation layers: GroupNorm over NCHW (optionally fused with SiLU) and LayerNorm over
 // the last dimension. Statistics are accumulated in Double, in a fixed order per group/row.
 
-import Foundation
+import MVADKernels
 
 extension Compute {
     /// torch.nn.GroupNorm on x [N, C, ...]; with `silu` the SiLU activation follows in the
@@ -20,8 +20,8 @@ extension Compute {
             x.withUnsafeBufferPointer { xp in
                 norm.weight.withUnsafeBufferPointer { gp in
                     norm.bias.withUnsafeBufferPointer { bp in
-                        let ctx = UncheckedBox((xp.baseAddress!, gp.baseAddress!, bp.baseAddress!,
-                                                out.baseAddress!))
+                        let ctx = UncheckedBox((xp.start, gp.start, bp.start,
+                                                out.start))
                         forEachTask(n * norm.groups) { task in
                             let (xb, gamma, beta, ob) = ctx.value
                             let start = task * groupSize
@@ -33,10 +33,8 @@ extension Compute {
                                 let shift = beta[c] - mean * scale
                                 let src = xb + start + cg * perChannel
                                 let dst = ob + start + cg * perChannel
-                                for i in 0..<perChannel {
-                                    let y = src[i] * scale + shift
-                                    dst[i] = silu ? y / (1 + expf(-y)) : y
-                                }
+                                for i in 0..<perChannel { dst[i] = src[i] * scale + shift }
+                                if silu { mvad_silu(dst, perChannel) }
                             }
                         }
                     }
@@ -55,8 +53,8 @@ extension Compute {
             x.withUnsafeBufferPointer { xp in
                 norm.weight.withUnsafeBufferPointer { gp in
                     norm.bias.withUnsafeBufferPointer { bp in
-                        let ctx = UncheckedBox((xp.baseAddress!, gp.baseAddress!, bp.baseAddress!,
-                                                out.baseAddress!))
+                        let ctx = UncheckedBox((xp.start, gp.start, bp.start,
+                                                out.start))
                         forEachRange(rows, chunk: Compute.rowChunk) { range in
                             let (xb, gamma, beta, ob) = ctx.value
                             for r in range {

@@ -56,7 +56,7 @@ extension Compute {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         return Tensor(shape: [n, c, 2 * h, 2 * w]) { out in
             x.withUnsafeBufferPointer { xp in
-                let ctx = UncheckedBox((xp.baseAddress!, out.baseAddress!))
+                let ctx = UncheckedBox((xp.start, out.start))
                 forEachRange(n * c, chunk: 16) { planes in
                     let (src, dst) = ctx.value
                     for p in planes {
@@ -95,7 +95,7 @@ extension Compute {
         let tile = 32
         return Tensor(shape: [n, b, a]) { out in
             x.withUnsafeBufferPointer { xp in
-                let ctx = UncheckedBox((xp.baseAddress!, out.baseAddress!))
+                let ctx = UncheckedBox((xp.start, out.start))
                 let rowTiles = (a + tile - 1) / tile
                 forEachTask(n * rowTiles) { task in
                     let (src, dst) = ctx.value

@@ -22,6 +22,13 @@ public struct Compute: Sendable {
         Compute.pinBLASToOneThread()
     }
 
+    /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX"), chosen by OpenBLAS
+    /// from the CPU or from the OPENBLAS_CORETYPE environment variable.
+    public static var blasCoreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// Number of cores the process may run on.
     public static var onlineCores: Int {
         max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))

@@ -122,8 +122,8 @@ extension LoRADelta {
             delta.up.withUnsafeBufferPointer { up in
                 delta.down.withUnsafeBufferPointer { dp in
                     c.sgemm(transA: false, transB: false, m: out, n: input, k: rank,
-                            alpha: delta.scale, a: up.baseAddress!, lda: rank,
-                            b: dp.baseAddress!, ldb: input, beta: 1, c: wp.baseAddress!,
+                            alpha: delta.scale, a: up.start, lda: rank,
+                            b: dp.start, ldb: input, beta: 1, c: wp.start,
                             ldc: input)
                 }
             }

@@ -80,3 +80,17 @@ extension Tensor: CustomStringConvertible {
         "Tensor(shape: \(shape))"
     }
 }
+
+/// Storage for the start pointer of empty buffers, never read or written.
+nonisolated(unsafe) private let emptyStorage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+extension UnsafeBufferPointer<Float> {
+    /// The first element's address; a valid address for zero elements when the buffer is empty,
+    /// so kernels need no special case (and no force-unwrap) for empty tensors.
+    var start: UnsafePointer<Float> { baseAddress ?? UnsafePointer(emptyStorage) }
+}
+
+extension UnsafeMutableBufferPointer<Float> {
+    /// The first element's address; see `UnsafeBufferPointer.start`.
+    var start: UnsafeMutablePointer<Float> { baseAddress ?? emptyStorage }
+}

@@ -123,7 +123,8 @@ struct BenchReport {
     var keys: [String] { ["unet", "controlnet", "vae"].filter { mvad[$0] != nil } }
 
     func table() -> String {
-        var lines = [String(format: "threads %d, median of %d runs", threads, repeats),
+        var lines = [String(format: "threads %d, median of %d runs, OpenBLAS kernels %@",
+                            threads, repeats, Compute.blasCoreName),
                      "workload                            mvad s    torch s   mvad/torch"]
         for key in keys {
             let ours = median(mvad[key] ?? [])
@@ -139,7 +140,8 @@ struct BenchReport {
 
     func json() -> String {
         var object: [String: Any] = ["threads": threads, "repeats": repeats,
-                                     "mvad_peak_rss_mb": mvadPeakMB]
+                                     "mvad_peak_rss_mb": mvadPeakMB,
+                                     "openblas_core": Compute.blasCoreName]
         for key in keys {
             let ours = median(mvad[key] ?? [])
             object["\(key)_mvad_s"] = ours

@@ -1,0 +1,44 @@
+// mvad's SIMD kernels: the few element-wise loops Swift cannot vectorise well without target
+// flags. Each has one scalar definition of its arithmetic; the vector paths reproduce it bit
+// for bit (same fused multiply-adds, same 8-lane summation order), so results never depend
+// on which path the CPU takes.
+#ifndef MVAD_KERNELS_H
+#define MVAD_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Which implementation the dispatching kernels use on this CPU.
+typedef enum {
+    MVAD_PATH_SCALAR = 0,
+    MVAD_PATH_AVX2 = 1,
+    MVAD_PATH_NEON = 2,
+} mvad_path;
+
+/// The path chosen for this CPU (detected once).
+mvad_path mvad_kernel_path(void);
+
+/// Forces a path for tests (MVAD_PATH_SCALAR always works); returns the previous one.
+/// A path the CPU lacks is ignored and the detected one kept.
+mvad_path mvad_force_kernel_path(mvad_path path);
+
+/// e^x for each of `count` values, src and dst may be the same buffer.
+void mvad_exp(float *dst, const float *src, size_t count);
+
+/// In place: row <- softmax(scale * row), for `rows` rows of `cols` values each.
+void mvad_softmax_rows(float *data, size_t rows, size_t cols, float scale);
+
+/// In place: x <- x / (1 + e^-x).
+void mvad_silu(float *data, size_t count);
+
+/// Tunes the C allocator to keep freed memory for reuse (glibc; no-op elsewhere). Called
+/// once by the command-line tool at start.
+void mvad_retain_freed_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
