@@ -7,6 +7,7 @@ let package = Package(
     name: "mvad",
     products: [
         .library(name: "MVADEngine", targets: ["MVADEngine"]),
+        .library(name: "MVADInspect", targets: ["MVADInspect"]),
         .executable(name: "mvad", targets: ["mvad"]),
     ],
     targets: [
@@ -15,6 +16,19 @@ let package = Package(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        // libpng's simplified read/write API (Debian: libpng-dev).
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        // libjpeg-turbo's TurboJPEG API, whose calls return errors instead of longjmp-ing
+        // (Debian: libturbojpeg0-dev).
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
         ),
         // SIMD kernels in C with runtime CPU dispatch; every path gives the same bits.
         .target(
@@ -26,14 +40,24 @@ let package = Package(
             name: "MVADEngine",
             dependencies: ["CBLAS", "MVADKernels"]
         ),
+        // The method: views in, DDIM inversion features, memory banks, scores, metrics.
+        .target(
+            name: "MVADInspect",
+            dependencies: ["MVADEngine", "MVADKernels", "CBLAS", "CPNG", "CTurboJPEG"]
+        ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine", "MVADKernels"]
+            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels"]
         ),
         .testTarget(
             name: "MVADEngineTests",
             dependencies: ["MVADEngine", "MVADKernels"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "MVADInspectTests",
+            dependencies: ["MVADInspect", "MVADEngine"],
             exclude: ["Fixtures"]
         ),
     ],

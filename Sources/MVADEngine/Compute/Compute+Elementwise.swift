@@ -8,7 +8,7 @@ extension Compute {
     static let elementChunk = 1 << 16
 
     /// Applies `f` to every element of x, in parallel.
-    func map(_ x: Tensor, _ f: @escaping @Sendable (Float) -> Float) -> Tensor {
+    public func map(_ x: Tensor, _ f: @escaping @Sendable (Float) -> Float) -> Tensor {
         Tensor(shape: x.shape) { out in
             x.withUnsafeBufferPointer { xp in
                 let ctx = UncheckedBox((xp.start, out.start))

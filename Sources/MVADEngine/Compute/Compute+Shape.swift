@@ -24,6 +24,18 @@ extension Compute {
         return Tensor(shape: [n, channels] + spatial, scalars: out)
     }
 
+    /// Concatenates tensors along the batch (first) dimension (torch.cat(dim=0)).
+    public func concatBatch(_ parts: [Tensor]) -> Tensor {
+        precondition(!parts.isEmpty, "concat of nothing")
+        let inner = Array(parts[0].shape.dropFirst())
+        for p in parts {
+            precondition(Array(p.shape.dropFirst()) == inner,
+                         "concat: shape \(p.shape) does not match \(parts[0].shape)")
+        }
+        let n = parts.reduce(0) { $0 + $1.shape[0] }
+        return Tensor(shape: [n] + inner, scalars: Array(parts.map(\.scalars).joined()))
+    }
+
     /// Channels `range` of x [N, C, ...].
     public func sliceChannels(_ x: Tensor, _ range: Range<Int>) -> Tensor {
         let n = x.shape[0]

@@ -1,0 +1,2 @@
+// libpng; the include path comes from pkg-config (libpng.pc).
+#include <png.h>

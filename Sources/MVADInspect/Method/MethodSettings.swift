@@ -1,0 +1,130 @@
+// The method's settings, stored with every model and bank rather than written as constants:
+// image size, DDIM timesteps, feature blocks and grid, scoring (top-k, blur, weights).
+// Defaults are the public PyTorch implementation's (PIPELINE.md).
+
+/// Which views a part is inspected with.
+public enum Modality: String, Codable, Sendable, CaseIterable {
+    /// Six lights and the normal map, each branch conditioned on the other (the method).
+    case both
+    /// The six lights only, UNet without ControlNet (a station without a 3D sensor).
+    case rgb
+    /// The normal map only, UNet without ControlNet.
+    case normals
+}
+
+/// diffusers' DDIMScheduler configuration (the fields the inversion uses).
+public struct SchedulerSettings: Codable, Sendable, Equatable {
+    public var numTrainTimesteps = 1000
+    public var betaStart: Double = 0.00085
+    public var betaEnd: Double = 0.012
+    public var betaSchedule = "scaled_linear"
+    public var setAlphaToOne = false
+    public var stepsOffset = 1
+    public var predictionType = "epsilon"
+
+    enum CodingKeys: String, CodingKey {
+        case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
+        case betaEnd = "beta_end", betaSchedule = "beta_schedule"
+        case setAlphaToOne = "set_alpha_to_one", stepsOffset = "steps_offset"
+        case predictionType = "prediction_type"
+    }
+
+    public init() {}
+}
+
+public struct MethodSettings: Codable, Sendable, Equatable {
+    /// Views are resized to image_size x image_size.
+    public var imageSize = 256
+    /// DDIM inversion timesteps, ascending; each step goes from t - stepSize to t.
+    public var timesteps = [1, 21, 41, 61, 81]
+    /// Distance between DDIM timesteps (1000 / 50 inference steps).
+    public var stepSize = 20
+    /// Decoder blocks (up_blocks indices) whose outputs form the features.
+    public var featureBlocks = [2]
+    /// Features are resized (bicubic) to grid x grid before concatenation.
+    public var gridSize = 32
+    /// Image score = mean of the top_k largest grid distances.
+    public var topK = 3
+    /// Gaussian blur of the pixel maps, in pixels.
+    public var blurSigma: Double = 4
+    /// Fused score = rgbWeight * s_rgb + normalsWeight * s_normals.
+    public var rgbWeight: Double = 1
+    public var normalsWeight: Double = 1
+    /// ControlNet conditioning scale.
+    public var conditioningScale: Float = 1
+    public var scheduler = SchedulerSettings()
+
+    enum CodingKeys: String, CodingKey {
+        case imageSize = "image_size", timesteps, stepSize = "step_size"
+        case featureBlocks = "feature_blocks", gridSize = "grid_size", topK = "top_k"
+        case blurSigma = "blur_sigma", rgbWeight = "rgb_weight", normalsWeight = "normals_weight"
+        case conditioningScale = "conditioning_scale", scheduler
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MethodSettings()
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize) ?? d.imageSize
+        timesteps = try c.decodeIfPresent([Int].self, forKey: .timesteps) ?? d.timesteps
+        stepSize = try c.decodeIfPresent(Int.self, forKey: .stepSize) ?? d.stepSize
+        featureBlocks = try c.decodeIfPresent([Int].self, forKey: .featureBlocks) ?? d.featureBlocks
+        gridSize = try c.decodeIfPresent(Int.self, forKey: .gridSize) ?? d.gridSize
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? d.topK
+        blurSigma = try c.decodeIfPresent(Double.self, forKey: .blurSigma) ?? d.blurSigma
+        rgbWeight = try c.decodeIfPresent(Double.self, forKey: .rgbWeight) ?? d.rgbWeight
+        normalsWeight = try c.decodeIfPresent(Double.self, forKey: .normalsWeight) ?? d.normalsWeight
+        conditioningScale = try c.decodeIfPresent(Float.self, forKey: .conditioningScale)
+            ?? d.conditioningScale
+        scheduler = try c.decodeIfPresent(SchedulerSettings.self, forKey: .scheduler) ?? d.scheduler
+    }
+
+    /// Checks every value, naming the first bad one.
+    public func validate() throws {
+        func bad(_ key: String, _ problem: String) -> SettingsError {
+            SettingsError(key: key, problem: problem)
+        }
+        guard imageSize >= 8 else { throw bad("image_size", "must be at least 8, got \(imageSize)") }
+        guard !timesteps.isEmpty else { throw bad("timesteps", "must not be empty") }
+        guard zip(timesteps, timesteps.dropFirst()).allSatisfy({ $0 < $1 }),
+              let first = timesteps.first, let last = timesteps.last, first >= 0,
+              last < scheduler.numTrainTimesteps else {
+            throw bad("timesteps", "must ascend within 0..<\(scheduler.numTrainTimesteps), "
+                      + "got \(timesteps)")
+        }
+        guard stepSize > 0 else { throw bad("step_size", "must be positive, got \(stepSize)") }
+        guard !featureBlocks.isEmpty, featureBlocks.allSatisfy({ $0 >= 0 }) else {
+            throw bad("feature_blocks", "must list decoder block indices >= 0, got \(featureBlocks)")
+        }
+        guard gridSize >= 1 else { throw bad("grid_size", "must be positive, got \(gridSize)") }
+        guard topK >= 1, topK <= gridSize * gridSize else {
+            throw bad("top_k", "must be in 1...\(gridSize * gridSize), got \(topK)")
+        }
+        guard blurSigma >= 0 else { throw bad("blur_sigma", "must be >= 0, got \(blurSigma)") }
+        guard rgbWeight >= 0, normalsWeight >= 0 else {
+            throw bad("rgb_weight/normals_weight", "must be >= 0")
+        }
+        guard scheduler.betaSchedule == "scaled_linear" || scheduler.betaSchedule == "linear" else {
+            throw bad("scheduler.beta_schedule", "must be scaled_linear or linear, got "
+                      + scheduler.betaSchedule)
+        }
+        guard scheduler.predictionType == "epsilon" else {
+            throw bad("scheduler.prediction_type", "must be epsilon, got \(scheduler.predictionType)")
+        }
+    }
+
+    /// The settings a memory bank depends on, as strings, to refuse a bank built otherwise.
+    public var bankDependencies: [String: String] {
+        ["image_size": "\(imageSize)", "timesteps": "\(timesteps)", "step_size": "\(stepSize)",
+         "feature_blocks": "\(featureBlocks)", "grid_size": "\(gridSize)",
+         "conditioning_scale": "\(conditioningScale)"]
+    }
+}
+
+/// A setting with a value the method cannot use.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public let key: String
+    public let problem: String
+    public var description: String { "setting '\(key)' \(problem)" }
+}

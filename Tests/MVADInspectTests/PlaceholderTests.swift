@@ -1,0 +1,3 @@
+import XCTest
+@testable import MVADInspect
+final class PlaceholderTests: XCTestCase { func testModuleLoads() {} }
