@@ -10,23 +10,22 @@ public struct DDIMScheduler: Sendable {
     /// The alpha used "before" timestep 0: 1 with set_alpha_to_one, else alphas_cumprod[0].
     public let finalAlpha: Float
 
+    /// The schedule exactly as diffusers computes it in float32: torch.linspace (a + step * i
+    /// for the first half, b - step * (n - 1 - i) for the second, each with one rounding),
+    /// squared for scaled_linear, and a cumulative product accumulated in double.
     public init(_ settings: SchedulerSettings) {
         let n = settings.numTrainTimesteps
-        var betas = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            let fraction = n > 1 ? Double(i) / Double(n - 1) : 0
-            if settings.betaSchedule == "scaled_linear" {
-                let (lo, hi) = (settings.betaStart.squareRoot(), settings.betaEnd.squareRoot())
-                let root = Float(lo + (hi - lo) * fraction)
-                betas[i] = root * root
-            } else {
-                betas[i] = Float(settings.betaStart + (settings.betaEnd - settings.betaStart) * fraction)
-            }
-        }
-        var product: Float = 1
-        alphasCumprod = betas.map { beta in
-            product *= 1 - beta
-            return product
+        let scaled = settings.betaSchedule == "scaled_linear"
+        let start = Float(scaled ? settings.betaStart.squareRoot() : settings.betaStart)
+        let end = Float(scaled ? settings.betaEnd.squareRoot() : settings.betaEnd)
+        let step = n > 1 ? (end - start) / Float(n - 1) : 0
+        var product = 1.0
+        alphasCumprod = (0..<n).map { i in
+            let value = i < n / 2 ? start.addingProduct(step, Float(i))
+                : end.addingProduct(-step, Float(n - 1 - i))
+            let beta = scaled ? value * value : value
+            product *= Double(1 - beta)
+            return Float(product)
         }
         finalAlpha = settings.setAlphaToOne ? 1 : alphasCumprod[0]
     }

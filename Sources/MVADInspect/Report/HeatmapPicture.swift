@@ -1,0 +1,70 @@
+// The heatmap picture a person reads: the all-lights view with the fused anomaly map laid
+// over it, then the RGB and normal-map anomaly maps, side by side. Colours are on a fixed
+// scale anchored at the threshold (never normalised per image), so the same colour means
+// the same score on every part.
+
+import MVADEngine
+
+public enum HeatmapPicture {
+    /// The scale's top: maps at `ceiling` x threshold or above get the hottest colour.
+    public static let ceiling: Float = 2
+
+    /// lights view [3, S, S] in [0, 1]; maps [S, S]; threshold > 0. Returns an 8-bit RGB
+    /// image three panels wide (fused overlay, RGB map, normal map) with a colour bar below.
+    public static func render(view: Tensor, fused: Tensor, rgb: Tensor?, normals: Tensor?,
+                              threshold: Float) -> Image {
+        let size = view.shape[view.rank - 1]
+        let bar = max(4, size / 16)
+        let width = 3 * size
+        let height = size + bar
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        func put(_ x: Int, _ y: Int, _ c: (Float, Float, Float)) {
+            let i = (y * width + x) * 3
+            pixels[i] = UInt8(max(0, min(255, (c.0 * 255).rounded())))
+            pixels[i + 1] = UInt8(max(0, min(255, (c.1 * 255).rounded())))
+            pixels[i + 2] = UInt8(max(0, min(255, (c.2 * 255).rounded())))
+        }
+        let plane = size * size
+        for y in 0..<size {
+            for x in 0..<size {
+                let p = y * size + x
+                let base = (view.scalars[p], view.scalars[plane + p], view.scalars[2 * plane + p])
+                let level = fused.scalars[p] / threshold
+                let heat = colour(level)
+                // Below half the threshold the view shows through; above, the heat takes over.
+                let alpha = max(0, min(0.75, (level - 0.5) * 1.5))
+                put(x, y, (base.0 * (1 - alpha) + heat.0 * alpha,
+                           base.1 * (1 - alpha) + heat.1 * alpha,
+                           base.2 * (1 - alpha) + heat.2 * alpha))
+                put(size + x, y, rgb.map { colour($0.scalars[p] / threshold) } ?? (0.2, 0.2, 0.2))
+                put(2 * size + x, y, normals.map { colour($0.scalars[p] / threshold) } ?? (0.2, 0.2, 0.2))
+            }
+        }
+        for y in size..<height {
+            for x in 0..<width {
+                let level = Float(x) / Float(width - 1) * ceiling
+                // A white tick at the threshold (level 1) on the colour bar.
+                let tick = abs(level - 1) < ceiling / Float(width) * 1.5
+                put(x, y, tick ? (1, 1, 1) : colour(level))
+            }
+        }
+        return Image(width: width, height: height, channels: 3, samples: .uint8(pixels))
+    }
+
+    /// Colour of a map value in units of the threshold: dark blue at 0, green near 0.75,
+    /// yellow at 1 (the threshold), red at `ceiling` and above.
+    static func colour(_ level: Float) -> (Float, Float, Float) {
+        let stops: [(Float, (Float, Float, Float))] = [
+            (0, (0.05, 0.05, 0.35)), (0.5, (0.1, 0.45, 0.75)), (0.75, (0.2, 0.75, 0.35)),
+            (1, (1, 0.9, 0.1)), (1.5, (1, 0.45, 0.05)), (ceiling, (0.85, 0.05, 0.05)),
+        ]
+        let v = max(0, min(ceiling, level.isFinite ? level : ceiling))
+        for i in 1..<stops.count where v <= stops[i].0 {
+            let (a, ca) = stops[i - 1]
+            let (b, cb) = stops[i]
+            let t = (v - a) / (b - a)
+            return (ca.0 + (cb.0 - ca.0) * t, ca.1 + (cb.1 - ca.1) * t, ca.2 + (cb.2 - ca.2) * t)
+        }
+        return stops[stops.count - 1].1
+    }
+}
