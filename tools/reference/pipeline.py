@@ -10,6 +10,7 @@ generators, so a re-run on the same machine and library versions is byte-identic
 
 import argparse
 import copy
+import json
 import os
 import shutil
 import sys
@@ -84,6 +85,7 @@ def main():
     make_parts(os.path.join(out, "parts"), args.seed)
 
     settings = method.DEFAULT_SETTINGS
+    write_mvad_settings(os.path.join(out, "models", "settings.json"), settings)
     tensors, scores = run_method(models, os.path.join(out, "parts"), settings)
     common.write_safetensors(os.path.join(out, "expected.safetensors"), tensors,
                              expected_metadata(out, args, settings))
@@ -335,6 +337,21 @@ def print_scores(scores):
     for part, (kind, values) in scores.items():
         print(f"{part:<10} {kind:<11} " + " ".join(
             f"{values[key]:8.4f}" for key in ("rgb", "normals", "fused", "rgbonly")))
+
+
+def write_mvad_settings(path, settings):
+    """The same settings in mvad's settings.json spelling (MethodSettings), so that the model
+    folder is complete for `mvad bank build` / `mvad inspect`."""
+    mvad = {
+        "image_size": settings["image_size"], "timesteps": settings["timesteps"],
+        "step_size": method.DDIM_STEP, "feature_blocks": settings["feature_blocks"],
+        "grid_size": settings["grid"], "top_k": settings["top_k"],
+        "blur_sigma": settings["blur_sigma"], "rgb_weight": settings["weights"]["rgb"],
+        "normals_weight": settings["weights"]["normals"],
+    }
+    with open(path, "w") as handle:
+        json.dump(mvad, handle, indent=2, sort_keys=True)
+        handle.write("\n")
 
 
 if __name__ == "__main__":

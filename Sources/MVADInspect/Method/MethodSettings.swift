@@ -115,10 +115,24 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     }
 
     /// The settings a memory bank depends on, as strings, to refuse a bank built otherwise.
-    public var bankDependencies: [String: String] {
+    /// The features of `.both` come from UNet + ControlNet, those of `.rgb` / `.normals` from
+    /// the UNet alone, so the feature source is one of them.
+    public func bankDependencies(for modality: Modality) -> [String: String] {
         ["image_size": "\(imageSize)", "timesteps": "\(timesteps)", "step_size": "\(stepSize)",
          "feature_blocks": "\(featureBlocks)", "grid_size": "\(gridSize)",
-         "conditioning_scale": "\(conditioningScale)"]
+         "conditioning_scale": "\(conditioningScale)",
+         "feature_source": modality == .both ? "unet+controlnet" : "unet"]
+    }
+
+    /// The scoring options these settings imply.
+    public var scoringOptions: ScoringOptions {
+        var options = ScoringOptions()
+        options.topK = topK
+        options.rgbWeight = rgbWeight
+        options.normalsWeight = normalsWeight
+        options.imageSize = imageSize
+        options.blurSigma = blurSigma
+        return options
     }
 }
 

@@ -1,3 +1,0 @@
-import XCTest
-@testable import MVADInspect
-final class PlaceholderTests: XCTestCase { func testModuleLoads() {} }
