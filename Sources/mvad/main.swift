@@ -31,8 +31,9 @@ struct CommandEntry {
 }
 
 let commands: [CommandEntry] = [
-    CommandEntry(RunComponentCommand.self), CommandEntry(CompareCommand.self),
-    CommandEntry(BenchCommand.self),
+    CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
+    CommandEntry(EvaluateCommand.self), CommandEntry(RunComponentCommand.self),
+    CommandEntry(CompareCommand.self), CommandEntry(BenchCommand.self),
 ]
 
 let exitCodes = """

@@ -11,18 +11,27 @@ public enum HeatmapPicture {
 
     /// lights view [3, S, S] in [0, 1]; maps [S, S]; threshold > 0. Returns an 8-bit RGB
     /// image three panels wide (fused overlay, RGB map, normal map) with a colour bar below.
+    /// Small models are drawn enlarged (nearest) so that each panel is at least this wide.
+    public static let minimumPanel = 256
+
     public static func render(view: Tensor, fused: Tensor, rgb: Tensor?, normals: Tensor?,
                               threshold: Float) -> Image {
         let size = view.shape[view.rank - 1]
+        let zoom = max(1, minimumPanel / size)
         let bar = max(4, size / 16)
         let width = 3 * size
         let height = size + bar
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        var pixels = [UInt8](repeating: 0, count: width * zoom * height * zoom * 3)
         func put(_ x: Int, _ y: Int, _ c: (Float, Float, Float)) {
-            let i = (y * width + x) * 3
-            pixels[i] = UInt8(max(0, min(255, (c.0 * 255).rounded())))
-            pixels[i + 1] = UInt8(max(0, min(255, (c.1 * 255).rounded())))
-            pixels[i + 2] = UInt8(max(0, min(255, (c.2 * 255).rounded())))
+            let rgb = [c.0, c.1, c.2].map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
+            for dy in 0..<zoom {
+                for dx in 0..<zoom {
+                    let i = ((y * zoom + dy) * width * zoom + x * zoom + dx) * 3
+                    pixels[i] = rgb[0]
+                    pixels[i + 1] = rgb[1]
+                    pixels[i + 2] = rgb[2]
+                }
+            }
         }
         let plane = size * size
         for y in 0..<size {
@@ -48,7 +57,8 @@ public enum HeatmapPicture {
                 put(x, y, tick ? (1, 1, 1) : colour(level))
             }
         }
-        return Image(width: width, height: height, channels: 3, samples: .uint8(pixels))
+        return Image(width: width * zoom, height: height * zoom, channels: 3,
+                     samples: .uint8(pixels))
     }
 
     /// Colour of a map value in units of the threshold: dark blue at 0, green near 0.75,

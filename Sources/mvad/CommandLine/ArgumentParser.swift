@@ -28,7 +28,9 @@ struct ParsedArguments {
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            guard argument.hasPrefix("--"), argument.count > 2 else {
+            // Options start with "-" ("--name" or a short "-o"); "-" alone and negative
+            // numbers are values.
+            guard argument.hasPrefix("-"), argument.count > 1, Double(argument) == nil else {
                 positional.append(argument)
                 continue
             }
@@ -50,13 +52,17 @@ struct ParsedArguments {
             }
             if let inline {
                 values[name] = inline
-            } else if index < arguments.count, !arguments[index].hasPrefix("--") {
+            } else if index < arguments.count, !Self.looksLikeOption(arguments[index]) {
                 values[name] = arguments[index]
                 index += 1
             } else {
                 throw UsageError(message: "\(command): \(name) needs a value (\(spec.value ?? ""))")
             }
         }
+    }
+
+    private static func looksLikeOption(_ text: String) -> Bool {
+        text.hasPrefix("-") && text.count > 1 && Double(text) == nil
     }
 
     private static func unknownOption(_ name: String, specs: [OptionSpec], command: String) -> String {

@@ -1,0 +1,71 @@
+// `mvad bank build`: memory banks from good parts, written atomically to one file.
+
+import Foundation
+import MVADEngine
+import MVADInspect
+
+enum BankCommand: Command {
+    static let name = "bank"
+    static let summary = "build memory banks from good parts (mvad bank build ...)"
+
+    static let specs = [
+        OptionSpec(name: "--model", value: "M", help: "model folder (unet/, vae/, controlnet/ ...)"),
+        OptionSpec(name: "--parts", value: "DIR",
+                   help: "good parts: a folder of parts, or an Eyecandies dataset (its train split)"),
+        OptionSpec(name: "--category", value: "C", help: "dataset category (when there are several)"),
+        OptionSpec(name: "-o", value: "BANK", help: "bank file to write (safetensors)"),
+        OptionSpec(name: "--coreset", value: "F",
+                   help: "keep a greedy coreset of this fraction of each bank, 0 < F <= 1"),
+        InspectSupport.modalityOption,
+        InspectSupport.threadsOption,
+    ]
+
+    static let help = helpText(
+        usage: "mvad bank build --model M --parts DIR -o BANK [--modality both|rgb|normals]",
+        summary: summary, specs: specs, details: """
+        Every grid position of every part's feature map goes into the bank of its modality
+        (RGB and/or normal map). The bank records the settings it was built with; inspecting
+        with other settings is refused. The file is written to a temporary name and renamed,
+        so an interrupted build never leaves a half-written bank.
+        """)
+
+    static func run(_ arguments: [String]) throws {
+        var rest = arguments
+        guard rest.first == "build" else {
+            throw UsageError(message: "bank: expected 'mvad bank build ...' (see mvad bank --help)")
+        }
+        rest.removeFirst()
+        let args = try ParsedArguments(rest, specs: specs, command: "bank build")
+        try args.noPositional()
+        let output = try args.required("-o")
+        let modality = try InspectSupport.modality(args)
+        var fraction: Double? = nil
+        if let value = try args.float("--coreset") {
+            guard value > 0, value <= 1 else {
+                throw UsageError(message: "bank build: --coreset must be in (0, 1], got \(value)")
+            }
+            fraction = Double(value)
+        }
+        let compute = Compute(threads: try args.int("--threads", range: 1...256))
+        let model = try InspectSupport.loadModel(try args.required("--model"))
+        let parts = try InspectSupport.parts(at: try args.required("--parts"),
+                                             category: args.string("--category"), split: .train)
+        var builder = try BankBuilder(model: model, modality: modality, compute: compute)
+        let progress = Progress(title: "bank build", total: parts.count)
+        for (i, views) in parts.enumerated() {
+            let part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
+                                           includeMask: false)
+            _ = try builder.add(part)
+            progress.update(done: i + 1, item: views.id)
+        }
+        let file = try builder.bankFile(coresetFraction: fraction, provenance: [
+            "built_by": "mvad \(MVADVersion.current) bank build",
+            "parts": "\(parts.count)", "modality": modality.rawValue,
+            "coreset_fraction": fraction.map { "\($0)" } ?? "1",
+        ])
+        try file.write(to: output)
+        let sizes = file.banks.sorted { $0.key < $1.key }
+            .map { "\($0.key.rawValue) \($0.value.count) x \($0.value.channels)" }
+        print("wrote \(output): \(sizes.joined(separator: ", ")) from \(parts.count) parts")
+    }
+}

@@ -1,0 +1,117 @@
+// `mvad inspect`: one JSON line per part (verdict, scores, threshold, per-stage timings), and
+// optionally a heatmap picture.
+
+import Foundation
+import MVADEngine
+import MVADInspect
+
+enum InspectCommand: Command {
+    static let name = "inspect"
+    static let summary = "inspect parts: verdict, scores and timings as JSON, heatmap picture"
+
+    static let specs = [
+        OptionSpec(name: "--model", value: "M", help: "model folder (unet/, vae/, controlnet/ ...)"),
+        OptionSpec(name: "--bank", value: "BANK", help: "bank file from mvad bank build"),
+        OptionSpec(name: "--part", value: "DIR",
+                   help: "a part folder, or a folder of parts in Eyecandies naming (each inspected)"),
+        OptionSpec(name: "--id", value: "NNN", help: "only the part with this id"),
+        OptionSpec(name: "--threshold", value: "T",
+                   help: "verdict threshold (default: the one stored with the bank)"),
+        OptionSpec(name: "--heatmap", value: "FILE.png",
+                   help: "write the heatmap picture (several parts: FILE-<id>.png)"),
+        InspectSupport.modalityOption,
+        InspectSupport.threadsOption,
+    ]
+
+    static let help = helpText(
+        usage: "mvad inspect --model M --bank BANK --part DIR [--heatmap FILE.png]",
+        summary: summary, specs: specs, details: """
+        Output, one line per part: {"part", "verdict" ("pass", "fail", or "unknown" without a
+        threshold), "score" (fused), "rgb_score", "normals_score", "threshold",
+        "threshold_source", "modality", "timings_s" {load, encode, inversion, features,
+        scoring}}. A part fails when its score is at or above the threshold.
+        The heatmap shows the all-lights view with the fused map on a fixed colour scale
+        anchored at the threshold (yellow = threshold, red = twice it), then the RGB and
+        normal-map anomaly maps; a colour bar runs along the bottom.
+        """)
+
+    static func run(_ arguments: [String]) throws {
+        let args = try ParsedArguments(arguments, specs: specs, command: name)
+        try args.noPositional()
+        let modality = try InspectSupport.modality(args)
+        var threshold: Double? = nil
+        if let value = try args.float("--threshold") {
+            guard value > 0 else { throw UsageError(message: "inspect: --threshold must be > 0, got \(value)") }
+            threshold = Double(value)
+        }
+        let compute = Compute(threads: try args.int("--threads", range: 1...256))
+        let model = try InspectSupport.loadModel(try args.required("--model"))
+        let bankPath = try args.required("--bank")
+        let banks = try BankFile(path: bankPath)
+        let inspector = try Inspector(model: model, banks: banks, modality: modality,
+                                      compute: compute, threshold: threshold)
+        var parts = try InspectSupport.parts(at: try args.required("--part"), category: nil,
+                                             split: .testPublic)
+        if let id = args.string("--id") {
+            parts = parts.filter { $0.id == id }
+            guard !parts.isEmpty else { throw CommandFailure("no part with id \(id) in \(args.string("--part") ?? "")") }
+        }
+        for views in parts {
+            var clock = DispatchTime.now().uptimeNanoseconds
+            let part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
+                                           includeMask: false)
+            let load = Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
+            clock = DispatchTime.now().uptimeNanoseconds
+            let result = try inspector.inspect(part)
+            print(jsonLine(result, modality: modality, load: load))
+            if let heatmap = args.string("--heatmap") {
+                let path = parts.count == 1 ? heatmap : insertSuffix(views.id, into: heatmap)
+                try writeHeatmap(result, part: part, to: path)
+            }
+        }
+    }
+
+    static func jsonLine(_ r: InspectionResult, modality: Modality, load: Double) -> String {
+        var timings = r.timings
+        timings["load_s"] = load
+        var object: [String: Any] = [
+            "part": r.partID,
+            "verdict": r.passed.map { $0 ? "pass" : "fail" } ?? "unknown",
+            "score": r.score, "modality": modality.rawValue,
+            "threshold_source": r.thresholdSource,
+            "timings_s": timings.mapValues { ($0 * 1000).rounded() / 1000 },
+        ]
+        object["rgb_score"] = r.rgbScore ?? NSNull()
+        object["normals_score"] = r.normalsScore ?? NSNull()
+        object["threshold"] = r.threshold ?? NSNull()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func insertSuffix(_ id: String, into path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let stem = url.deletingPathExtension().lastPathComponent
+        let ext = url.pathExtension.isEmpty ? "png" : url.pathExtension
+        return url.deletingLastPathComponent().appendingPathComponent("\(stem)-\(id).\(ext)").path
+    }
+
+    static func writeHeatmap(_ r: InspectionResult, part: LoadedPart, to path: String) throws {
+        // The all-lights view (image_5), or the normal map when inspecting normals only.
+        let view: Tensor
+        if let lights = part.lights {
+            let plane = lights.count / 6
+            view = Tensor(shape: Array(lights.shape.dropFirst()),
+                          scalars: Array(lights.scalars[(5 * plane)..<(6 * plane)]))
+        } else if let normals = part.normals {
+            view = Tensor(shape: Array(normals.shape.dropFirst()), scalars: normals.scalars)
+        } else {
+            throw CommandFailure("no view to draw the heatmap on")
+        }
+        // Without a threshold the scale is anchored at the part's own score (said in --help).
+        let anchor = Float(r.threshold ?? r.score)
+        let picture = HeatmapPicture.render(
+            view: view, fused: r.scores.pixelMap, rgb: r.scores.modalities[.rgb]?.pixelMap,
+            normals: r.scores.modalities[.normals]?.pixelMap, threshold: max(anchor, 1e-12))
+        try ImageWriter.writePNG(picture, path: path)
+    }
+}

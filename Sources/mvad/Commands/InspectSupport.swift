@@ -1,0 +1,95 @@
+// What the inspection commands share: loading the model, finding parts, and progress on the
+// terminal (a bar) or in logs (plain lines).
+
+import Foundation
+import MVADEngine
+import MVADInspect
+
+enum InspectSupport {
+    static let modalityOption = OptionSpec(
+        name: "--modality", value: "M",
+        help: "both (lights + normal map, default) | rgb (lights only) | normals (normal map only)")
+    static let threadsOption = OptionSpec(name: "--threads", value: "N",
+                                          help: "worker threads (default: all cores)")
+
+    static func modality(_ args: ParsedArguments) throws -> Modality {
+        let value = try args.choice("--modality", from: Modality.allCases.map(\.rawValue),
+                                    default: "both") ?? "both"
+        return Modality(rawValue: value) ?? .both
+    }
+
+    /// A model folder (unet/, vae/, controlnet/ or controllora/, prompt_embedding.safetensors,
+    /// settings.json).
+    static func loadModel(_ path: String) throws -> InspectionModel {
+        log("loading model \(path)")
+        return try InspectionModel.load(folder: path)
+    }
+
+    /// The parts under `path`: a folder of parts, one part folder, or an Eyecandies dataset
+    /// (root or category folder) whose `split` is used.
+    static func parts(at path: String, category: String?, split: Dataset.Split) throws -> [PartViews] {
+        let url = URL(fileURLWithPath: path)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw CommandFailure("\(path) is not a folder of parts")
+        }
+        let splitFolder = url.appendingPathComponent(split.rawValue).appendingPathComponent("data")
+        if FileManager.default.fileExists(atPath: splitFolder.path) {
+            return try PartFolder.parts(in: splitFolder)             // a category folder
+        }
+        if let dataset = try? Dataset(root: url), !dataset.categories.isEmpty {
+            guard let category = category ?? (dataset.categories.count == 1 ? dataset.categories[0] : nil) else {
+                throw CommandFailure("\(path) holds several categories "
+                    + "(\(dataset.categories.joined(separator: ", "))); choose one with --category")
+            }
+            return try dataset.parts(category: category, split: split)
+        }
+        let found = try PartFolder.parts(in: url)
+        guard !found.isEmpty else {
+            throw CommandFailure("\(path) holds no part (expected NNN_image_0..5 + NNN_normals "
+                                 + "files, image_0..5 + normals files, or an Eyecandies dataset)")
+        }
+        return found
+    }
+
+    static func log(_ message: String) {
+        FileHandle.standardError.write(Data(("mvad: " + message + "\n").utf8))
+    }
+}
+
+/// A failure the command explains in one sentence (exit status 1).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Progress of a long command: a redrawn bar on a terminal, plain lines otherwise.
+struct Progress {
+    let title: String
+    let total: Int
+    private let terminal = isatty(2) != 0
+    private let started = DispatchTime.now().uptimeNanoseconds
+
+    init(title: String, total: Int) {
+        self.title = title
+        self.total = total
+    }
+
+    func update(done: Int, item: String) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let rate = done > 0 ? elapsed / Double(done) : 0
+        let remaining = rate * Double(total - done)
+        if terminal {
+            let width = 30
+            let filled = total > 0 ? width * done / total : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let text = String(format: "\r%@ [%@] %d/%d %@  %.1f s/part, %.0f s left ",
+                              title, bar, done, total, item, rate, remaining)
+            FileHandle.standardError.write(Data(text.utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else {
+            InspectSupport.log(String(format: "%@: %d/%d parts (%@), %.1f s/part", title, done, total,
+                                      item, rate))
+        }
+    }
+}
