@@ -9,7 +9,7 @@ enum BankCommand: Command {
     static let summary = "build memory banks from good parts (mvad bank build ...)"
 
     static let specs = [
-        OptionSpec(name: "--model", value: "M", help: "model folder (unet/, vae/, controlnet/ ...)"),
+        InspectSupport.modelOption,
         OptionSpec(name: "--parts", value: "DIR",
                    help: "good parts: a folder of parts, or an Eyecandies dataset (its train split)"),
         OptionSpec(name: "--category", value: "C", help: "dataset category (when there are several)"),

@@ -36,7 +36,8 @@ enum BenchCommand: Command {
         let models = try args.required("--models")
         let threads = try args.int("--threads", range: 1...256) ?? Compute.onlineCores
         let repeats = try args.int("--repeats", default: 3, range: 1...100) ?? 3
-        let only = Set((args.string("--only") ?? "unet,controlnet,vae").split(separator: ",").map(String.init))
+        let list = args.string("--only") ?? "unet,controlnet,vae"
+        let only = Set(list.split(separator: ",").map(String.init))
         for part in only where !["unet", "controlnet", "vae"].contains(part) {
             throw UsageError(message: "\(name): --only takes unet, controlnet, vae; got '\(part)'")
         }

@@ -134,7 +134,9 @@ struct BenchReport {
                          + (theirs.map { String(format: "  %8.3f  %10.2f", $0, ours / $0) } ?? ""))
         }
         lines.append(String(format: "peak resident memory: mvad %.0f MB", mvadPeakMB)
-                     + (torch.map { String(format: ", torch %.0f MB (torch %@)", $0.peak_rss_mb, $0.torch) } ?? ""))
+                     + (torch.map {
+                         String(format: ", torch %.0f MB (torch %@)", $0.peak_rss_mb, $0.torch)
+                     } ?? ""))
         return lines.joined(separator: "\n")
     }
 

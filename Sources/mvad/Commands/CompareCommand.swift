@@ -62,6 +62,7 @@ enum CompareCommand: Command {
             throw Mismatch(description: String(format: "compare: largest relative L2 error %.2e exceeds %.1e",
                                                worst, limit))
         }
-        print(String(format: "%d tensors, largest relative L2 error %.2e (limit %.1e)", shared.count, worst, limit))
+        print(String(format: "%d tensors, largest relative L2 error %.2e (limit %.1e)",
+                     shared.count, worst, limit))
     }
 }

@@ -9,8 +9,8 @@ enum EvaluateCommand: Command {
     static let summary = "image AUROC, pixel AUROC and AUPRO on a labelled test set"
 
     static let specs = [
-        OptionSpec(name: "--model", value: "M", help: "model folder (unet/, vae/, controlnet/ ...)"),
-        OptionSpec(name: "--bank", value: "BANK", help: "bank file from mvad bank build"),
+        InspectSupport.modelOption,
+        InspectSupport.bankOption,
         OptionSpec(name: "--dataset", value: "DIR",
                    help: "Eyecandies dataset (its test_public split), or a folder of parts with masks"),
         OptionSpec(name: "--category", value: "C", help: "dataset category (when there are several)"),

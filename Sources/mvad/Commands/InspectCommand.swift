@@ -10,8 +10,8 @@ enum InspectCommand: Command {
     static let summary = "inspect parts: verdict, scores and timings as JSON, heatmap picture"
 
     static let specs = [
-        OptionSpec(name: "--model", value: "M", help: "model folder (unet/, vae/, controlnet/ ...)"),
-        OptionSpec(name: "--bank", value: "BANK", help: "bank file from mvad bank build"),
+        InspectSupport.modelOption,
+        InspectSupport.bankOption,
         OptionSpec(name: "--part", value: "DIR",
                    help: "a part folder, or a folder of parts in Eyecandies naming (each inspected)"),
         OptionSpec(name: "--id", value: "NNN", help: "only the part with this id"),
@@ -32,7 +32,8 @@ enum InspectCommand: Command {
         scoring}}. A part fails when its score is at or above the threshold.
         The heatmap shows the all-lights view with the fused map on a fixed colour scale
         anchored at the threshold (yellow = threshold, red = twice it), then the RGB and
-        normal-map anomaly maps; a colour bar runs along the bottom.
+        normal-map anomaly maps; a colour bar runs along the bottom. Without a threshold the
+        scale is anchored at the part's own score.
         """)
 
     static func run(_ arguments: [String]) throws {
@@ -41,7 +42,9 @@ enum InspectCommand: Command {
         let modality = try InspectSupport.modality(args)
         var threshold: Double? = nil
         if let value = try args.float("--threshold") {
-            guard value > 0 else { throw UsageError(message: "inspect: --threshold must be > 0, got \(value)") }
+            guard value > 0 else {
+                throw UsageError(message: "inspect: --threshold must be > 0, got \(value)")
+            }
             threshold = Double(value)
         }
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
@@ -54,7 +57,9 @@ enum InspectCommand: Command {
                                              split: .testPublic)
         if let id = args.string("--id") {
             parts = parts.filter { $0.id == id }
-            guard !parts.isEmpty else { throw CommandFailure("no part with id \(id) in \(args.string("--part") ?? "")") }
+            guard !parts.isEmpty else {
+                throw CommandFailure("no part with id \(id) in \(args.string("--part") ?? "")")
+            }
         }
         for views in parts {
             var clock = DispatchTime.now().uptimeNanoseconds

@@ -11,6 +11,10 @@ enum InspectSupport {
         help: "both (lights + normal map, default) | rgb (lights only) | normals (normal map only)")
     static let threadsOption = OptionSpec(name: "--threads", value: "N",
                                           help: "worker threads (default: all cores)")
+    static let modelOption = OptionSpec(name: "--model", value: "M",
+                                        help: "model folder (unet/, vae/, controlnet/ ...)")
+    static let bankOption = OptionSpec(name: "--bank", value: "BANK",
+                                       help: "bank file from mvad bank build")
 
     static func modality(_ args: ParsedArguments) throws -> Modality {
         let value = try args.choice("--modality", from: Modality.allCases.map(\.rawValue),
@@ -38,7 +42,8 @@ enum InspectSupport {
             return try PartFolder.parts(in: splitFolder)             // a category folder
         }
         if let dataset = try? Dataset(root: url), !dataset.categories.isEmpty {
-            guard let category = category ?? (dataset.categories.count == 1 ? dataset.categories[0] : nil) else {
+            let only = dataset.categories.count == 1 ? dataset.categories[0] : nil
+            guard let category = category ?? only else {
                 throw CommandFailure("\(path) holds several categories "
                     + "(\(dataset.categories.joined(separator: ", "))); choose one with --category")
             }
