@@ -89,6 +89,12 @@ func printError(_ message: String) {
     }
     do {
         try command.run(arguments)
+        // Results go to standard output; failing to write them (a full disk, a closed pipe)
+        // must not look like success.
+        guard mvad_flush_stdout() == 0 else {
+            printError("could not write the results to standard output")
+            return 1
+        }
         return 0
     } catch let error as UsageError {
         printError(error.description)

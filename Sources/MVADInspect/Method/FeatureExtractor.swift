@@ -182,6 +182,7 @@ public struct FeatureExtractor: Sendable {
 /// Why a part could not be inspected.
 public enum InspectionError: Error, CustomStringConvertible, Equatable {
     case missingViews(modality: Modality, view: String)
+    case bankDoesNotFit(path: String, problem: String)
     case badViewShape(view: String, found: [Int], expected: [Int])
     case internalState(String)
 
@@ -191,6 +192,8 @@ public enum InspectionError: Error, CustomStringConvertible, Equatable {
             return "modality '\(modality.rawValue)' needs the \(view) view(s), which this part lacks"
         case let .badViewShape(view, found, expected):
             return "the \(view) view(s) have shape \(found), expected \(expected)"
+        case let .bankDoesNotFit(path, problem):
+            return "bank file \(path) \(problem)"
         case let .internalState(what):
             return "internal error: \(what)"
         }

@@ -55,12 +55,9 @@ public struct InspectionModel: Sendable {
         }
         var settings = MethodSettings()
         if exists("settings.json") {
-            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/settings.json"))
-            do {
-                settings = try JSONDecoder().decode(MethodSettings.self, from: data)
-            } catch {
-                throw ModelFolderError.badSettings(path: folder + "/settings.json", problem: "\(error)")
-            }
+            let path = folder + "/settings.json"
+            settings = try MethodSettings.read(json: try Data(contentsOf: URL(fileURLWithPath: path)),
+                                               path: path)
         }
         let unet = try DiffusersModels.unet(folder: folder + "/unet")
         let vae = try DiffusersModels.vaeEncoder(folder: folder + "/vae")
@@ -85,14 +82,12 @@ public struct InspectionModel: Sendable {
 /// A model folder that cannot be used.
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
     case missingComponent(path: String, problem: String)
-    case badSettings(path: String, problem: String)
     case badPromptEmbedding(path: String, problem: String)
     case needsControlNet(path: String)
 
     public var description: String {
         switch self {
         case let .missingComponent(path, problem): return "model folder \(path) \(problem)"
-        case let .badSettings(path, problem): return "\(path): unreadable settings: \(problem)"
         case let .badPromptEmbedding(path, problem): return "\(path): prompt embedding \(problem)"
         case let .needsControlNet(path):
             return "model folder \(path) has no controlnet/ or controllora/, which modality 'both' "

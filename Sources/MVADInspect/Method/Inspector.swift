@@ -30,12 +30,24 @@ public struct Inspector: Sendable {
     public init(model: InspectionModel, banks: BankFile, modality: Modality, compute: Compute,
                 threshold: Double? = nil) throws {
         extractor = FeatureExtractor(model: model, compute: compute)
-        scorer = try AnomalyScorer(banks: banks,
-                                   expectedSettings: model.settings.bankDependencies(for: modality),
-                                   options: model.settings.scoringOptions)
-        for needed in Inspector.bankModalities(modality) where !scorer.modalities.contains(needed) {
-            throw ScoringError.missingBank(modality: needed.rawValue, path: banks.path)
+        let expected = model.settings.bankDependencies(for: modality)
+        for needed in Inspector.bankModalities(modality) {
+            guard let bank = banks.banks[needed] else {
+                throw InspectionError.bankDoesNotFit(
+                    path: banks.path ?? "(not saved)", problem: "has no \(needed.rawValue) bank, which "
+                        + "modality '\(modality.rawValue)' needs"
+                        + Inspector.builtWith(banks))
+            }
+            if bank.settings["feature_source"] != expected["feature_source"] {
+                throw InspectionError.bankDoesNotFit(
+                    path: banks.path ?? "(not saved)",
+                    problem: "holds features of '\(bank.settings["feature_source"] ?? "?")', but "
+                        + "modality '\(modality.rawValue)' uses '\(expected["feature_source"] ?? "?")'"
+                        + Inspector.builtWith(banks))
+            }
         }
+        scorer = try AnomalyScorer(banks: banks, expectedSettings: expected,
+                                   options: model.settings.scoringOptions)
         self.modality = modality
         if let threshold {
             self.threshold = threshold
@@ -44,6 +56,19 @@ public struct Inspector: Sendable {
             self.threshold = banks.threshold
             thresholdSource = banks.threshold == nil ? "none" : "bank file"
         }
+        if let value = self.threshold, !(value > 0 && value.isFinite) {
+            throw InspectionError.bankDoesNotFit(
+                path: banks.path ?? "(not saved)",
+                problem: "gives threshold \(value) (\(thresholdSource)); a threshold must be a "
+                    + "finite number > 0")
+        }
+    }
+
+    /// A hint naming the modality a bank file was built with, when it records it.
+    static func builtWith(_ banks: BankFile) -> String {
+        guard let built = banks.provenance["modality"] else { return "" }
+        return "; it was built with --modality \(built): inspect with --modality \(built), or "
+            + "rebuild the bank with the modality you want"
     }
 
     /// The banks a modality scores against.

@@ -2,6 +2,8 @@
 // image size, DDIM timesteps, feature blocks and grid, scoring (top-k, blur, weights).
 // Defaults are the public PyTorch implementation's (PIPELINE.md).
 
+import Foundation
+
 /// Which views a part is inspected with.
 public enum Modality: String, Codable, Sendable, CaseIterable {
     /// Six lights and the normal map, each branch conditioned on the other (the method).
@@ -22,7 +24,7 @@ public struct SchedulerSettings: Codable, Sendable, Equatable {
     public var stepsOffset = 1
     public var predictionType = "epsilon"
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
         case betaEnd = "beta_end", betaSchedule = "beta_schedule"
         case setAlphaToOne = "set_alpha_to_one", stepsOffset = "steps_offset"
@@ -54,7 +56,7 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     public var conditioningScale: Float = 1
     public var scheduler = SchedulerSettings()
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case imageSize = "image_size", timesteps, stepSize = "step_size"
         case featureBlocks = "feature_blocks", gridSize = "grid_size", topK = "top_k"
         case blurSigma = "blur_sigma", rgbWeight = "rgb_weight", normalsWeight = "normals_weight"
@@ -133,6 +135,94 @@ public struct MethodSettings: Codable, Sendable, Equatable {
         options.imageSize = imageSize
         options.blurSigma = blurSigma
         return options
+    }
+}
+
+extension MethodSettings {
+    /// Reads a settings.json strictly: unknown keys (with the closest known one), wrong types
+    /// and out-of-range values are errors naming the file and the key. Absent keys keep their
+    /// defaults.
+    public static func read(json data: Data, path: String) throws -> MethodSettings {
+        func fail(_ key: String, _ problem: String) -> SettingsError {
+            SettingsError(key: key, problem: problem + " (in \(path))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw fail("(file)", "is not a JSON object")
+        }
+        try checkKeys(object.keys, known: CodingKeys.allCases.map(\.rawValue), prefix: "", fail)
+        if let scheduler = object["scheduler"] as? [String: Any] {
+            try checkKeys(scheduler.keys, known: SchedulerSettings.CodingKeys.allCases.map(\.rawValue),
+                          prefix: "scheduler.", fail)
+        }
+        // Foundation reports a fractional number for an integer field as invalid JSON without
+        // naming the key, so whole-number fields are checked here first.
+        for key in ["image_size", "step_size", "grid_size", "top_k", "timesteps", "feature_blocks"] {
+            guard let value = object[key] else { continue }
+            let numbers = (value as? [Any]) ?? [value]
+            for number in numbers {
+                guard number as? Int != nil else {
+                    throw fail(key, "must be a whole number" + (value is [Any] ? " list" : "")
+                               + ", got \(number)")
+                }
+            }
+        }
+        let settings: MethodSettings
+        do {
+            settings = try JSONDecoder().decode(MethodSettings.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw fail(keyPath(context), "must be a \(typeName(type))")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw fail(keyPath(context), "has a value of the wrong kind (\(context.debugDescription))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw fail(keyPath(context), "must be a \(typeName(type)), not null")
+        }
+        do {
+            try settings.validate()
+        } catch let error as SettingsError {
+            throw fail(error.key, error.problem)
+        }
+        return settings
+    }
+
+    private static func checkKeys(_ keys: Dictionary<String, Any>.Keys, known: [String],
+                                  prefix: String, _ fail: (String, String) -> SettingsError) throws {
+        for key in keys.sorted() where !known.contains(key) {
+            let closest = known.min { distance($0, key) < distance($1, key) } ?? ""
+            throw fail(prefix + key, "is not a setting; did you mean '\(prefix + closest)'? "
+                       + "Known: \(known.joined(separator: ", "))")
+        }
+    }
+
+    private static func keyPath(_ context: DecodingError.Context) -> String {
+        context.codingPath.map(\.stringValue).joined(separator: ".")
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "whole number"
+        case is Double.Type, is Float.Type: return "number"
+        case is [Int].Type: return "list of whole numbers"
+        case is String.Type: return "string"
+        case is Bool.Type: return "true or false"
+        default: return "\(type)"
+        }
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    private static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                                 previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 }
 

@@ -2,12 +2,48 @@
 // over it, then the RGB and normal-map anomaly maps, side by side. Colours are on a fixed
 // scale anchored at the threshold (never normalised per image), so the same colour means
 // the same score on every part.
+//
+// The maps drawn are the grid distances bilinearly upsampled without blur, weighted as the
+// image score weighs them: a part whose score passes the threshold shows threshold colours
+// where its largest distances are (the blurred pixel maps of the metrics peak lower). Each
+// modality's panel shows its weighted share on the scale of its share of the threshold.
 
 import MVADEngine
 
 public enum HeatmapPicture {
     /// The scale's top: maps at `ceiling` x threshold or above get the hottest colour.
     public static let ceiling: Float = 2
+
+    /// The picture of one inspected part from its grid maps [G, G] (nil for a modality not
+    /// scored) and the image-score weights.
+    public static func render(view: Tensor, rgbGrid: Tensor?, normalsGrid: Tensor?,
+                              rgbWeight: Double, normalsWeight: Double,
+                              threshold: Float) throws -> Image {
+        let size = view.shape[view.rank - 1]
+        func upsampled(_ grid: Tensor?, _ weight: Double) throws -> Tensor? {
+            guard let grid else { return nil }
+            let map = try ScoreMapFilters.bilinearResize(grid, height: size, width: size)
+            return Tensor(shape: map.shape, scalars: map.scalars.map { $0 * Float(weight) })
+        }
+        let rgb = try upsampled(rgbGrid, rgbWeight)
+        let normals = try upsampled(normalsGrid, normalsWeight)
+        let parts = [rgb, normals].compactMap { $0 }
+        guard let first = parts.first else {
+            throw ScoringError.invalidParameter(name: "heatmap maps", found: "none",
+                                                expected: "an RGB and/or a normal-map grid")
+        }
+        var fused = first.scalars
+        for other in parts.dropFirst() {
+            for i in fused.indices { fused[i] += other.scalars[i] }
+        }
+        let share = Float(parts.count)
+        return render(view: view, fused: Tensor(shape: first.shape, scalars: fused),
+                      rgb: rgb.map { Tensor(shape: $0.shape, scalars: $0.scalars.map { $0 * share }) },
+                      normals: normals.map {
+                          Tensor(shape: $0.shape, scalars: $0.scalars.map { $0 * share })
+                      },
+                      threshold: threshold)
+    }
 
     /// lights view [3, S, S] in [0, 1]; maps [S, S]; threshold > 0. Returns an 8-bit RGB
     /// image three panels wide (fused overlay, RGB map, normal map) with a colour bar below.

@@ -34,6 +34,9 @@ void mvad_softmax_rows(float *data, size_t rows, size_t cols, float scale);
 /// In place: x <- x / (1 + e^-x).
 void mvad_silu(float *data, size_t count);
 
+/// Flushes standard output; 0 when everything written so far reached it, -1 otherwise.
+int mvad_flush_stdout(void);
+
 /// Tunes the C allocator to keep freed memory for reuse (glibc; no-op elsewhere). Called
 /// once by the command-line tool at start.
 void mvad_retain_freed_memory(void);

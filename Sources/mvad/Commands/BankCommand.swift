@@ -16,6 +16,10 @@ enum BankCommand: Command {
         OptionSpec(name: "-o", value: "BANK", help: "bank file to write (safetensors)"),
         OptionSpec(name: "--coreset", value: "F",
                    help: "keep a greedy coreset of this fraction of each bank, 0 < F <= 1"),
+        OptionSpec(name: "--threshold", value: "T",
+                   help: "store this verdict threshold with the banks (provenance: bank build)"),
+        OptionSpec(name: "--skip-bad", value: nil,
+                   help: "leave out parts whose views fail to load (listed) instead of stopping"),
         InspectSupport.modalityOption,
         InspectSupport.threadsOption,
     ]
@@ -46,10 +50,31 @@ enum BankCommand: Command {
             }
             fraction = Double(value)
         }
+        var threshold: Double? = nil
+        if let value = try args.float("--threshold") {
+            guard value > 0 else {
+                throw UsageError(message: "bank build: --threshold must be > 0, got \(value)")
+            }
+            threshold = Double(value)
+        }
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
-        let model = try InspectSupport.loadModel(try args.required("--model"))
-        let parts = try InspectSupport.parts(at: try args.required("--parts"),
-                                             category: args.string("--category"), split: .train)
+        let modelPath = try args.required("--model")
+        let partsPath = try args.required("--parts")
+        try InspectSupport.checkWritable(output, what: "bank file")
+        let model = try InspectSupport.loadModel(modelPath)
+        let listed = try InspectSupport.parts(at: partsPath, category: args.string("--category"),
+                                              split: .train)
+        let (parts, bad) = InspectSupport.checkParts(listed, size: model.settings.imageSize,
+                                                     modality: modality)
+        if !bad.isEmpty {
+            let lines = bad.map { "  part \($0.id): \($0.reason)" }.joined(separator: "\n")
+            guard args.has("--skip-bad") else {
+                throw CommandFailure("\(bad.count) of \(listed.count) parts cannot be used "
+                                     + "(nothing was built; --skip-bad leaves them out):\n" + lines)
+            }
+            InspectSupport.log("leaving out \(bad.count) of \(listed.count) parts:\n" + lines)
+        }
+        guard !parts.isEmpty else { throw CommandFailure("no usable part in \(partsPath)") }
         var builder = try BankBuilder(model: model, modality: modality, compute: compute)
         let progress = Progress(title: "bank build", total: parts.count)
         for (i, views) in parts.enumerated() {
@@ -58,11 +83,15 @@ enum BankCommand: Command {
             _ = try builder.add(part)
             progress.update(done: i + 1, item: views.id)
         }
-        let file = try builder.bankFile(coresetFraction: fraction, provenance: [
+        var file = try builder.bankFile(coresetFraction: fraction, provenance: [
             "built_by": "mvad \(MVADVersion.current) bank build",
             "parts": "\(parts.count)", "modality": modality.rawValue,
             "coreset_fraction": fraction.map { "\($0)" } ?? "1",
         ])
+        if let threshold {
+            file.threshold = threshold
+            file.provenance["threshold_source"] = "given to mvad bank build"
+        }
         try file.write(to: output)
         let sizes = file.banks.sorted { $0.key < $1.key }
             .map { "\($0.key.rawValue) \($0.value.count) x \($0.value.channels)" }

@@ -30,6 +30,9 @@ enum CompareCommand: Command {
             throw UsageError(message: "\(name): needs two files, ACTUAL and EXPECTED")
         }
         let limit = Double(try args.float("--limit", default: 1e-4) ?? 1e-4)
+        guard limit >= 0 else {
+            throw UsageError(message: "\(name): --limit must be >= 0, got \(limit)")
+        }
         let actual = try SafeTensorsFile(path: args.positional[0])
         let expected = try SafeTensorsFile(path: args.positional[1])
         let shared = actual.names.filter { expected.info($0) != nil }

@@ -33,8 +33,10 @@ enum EvaluateCommand: Command {
         try args.noPositional()
         let modality = try InspectSupport.modality(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
-        let model = try InspectSupport.loadModel(try args.required("--model"))
+        let modelPath = try args.required("--model")
         let banks = try BankFile(path: try args.required("--bank"))
+        _ = try args.required("--dataset")
+        let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality, compute: compute)
         let dataset = try args.required("--dataset")
         let parts = try InspectSupport.parts(at: dataset, category: args.string("--category"),

@@ -30,10 +30,12 @@ enum InspectCommand: Command {
         threshold), "score" (fused), "rgb_score", "normals_score", "threshold",
         "threshold_source", "modality", "timings_s" {load, encode, inversion, features,
         scoring}}. A part fails when its score is at or above the threshold.
-        The heatmap shows the all-lights view with the fused map on a fixed colour scale
-        anchored at the threshold (yellow = threshold, red = twice it), then the RGB and
-        normal-map anomaly maps; a colour bar runs along the bottom. Without a threshold the
-        scale is anchored at the part's own score.
+        The heatmap shows the all-lights view (image_5) with the fused anomaly map on a fixed
+        colour scale anchored at the threshold (yellow = threshold, red = twice it), then the
+        RGB and normal-map anomaly maps, each on the scale of its share of the threshold; a
+        colour bar runs along the bottom with a white tick at the threshold. The maps are the
+        nearest-neighbour distances of the feature grid, upsampled and weighted as the score
+        weighs them. Without a threshold the scale is anchored at the part's own score.
         """)
 
     static func run(_ arguments: [String]) throws {
@@ -48,12 +50,20 @@ enum InspectCommand: Command {
             threshold = Double(value)
         }
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
-        let model = try InspectSupport.loadModel(try args.required("--model"))
+        let modelPath = try args.required("--model")
         let bankPath = try args.required("--bank")
+        let partPath = try args.required("--part")
+        if let heatmap = args.string("--heatmap") {
+            guard heatmap.lowercased().hasSuffix(".png") else {
+                throw UsageError(message: "inspect: --heatmap writes a PNG; name it *.png, got \(heatmap)")
+            }
+            try InspectSupport.checkWritable(heatmap, what: "heatmap")
+        }
         let banks = try BankFile(path: bankPath)
+        let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality,
                                       compute: compute, threshold: threshold)
-        var parts = try InspectSupport.parts(at: try args.required("--part"), category: nil,
+        var parts = try InspectSupport.parts(at: partPath, category: nil,
                                              split: .testPublic)
         if let id = args.string("--id") {
             parts = parts.filter { $0.id == id }
@@ -71,7 +81,9 @@ enum InspectCommand: Command {
             print(jsonLine(result, modality: modality, load: load))
             if let heatmap = args.string("--heatmap") {
                 let path = parts.count == 1 ? heatmap : insertSuffix(views.id, into: heatmap)
-                try writeHeatmap(result, part: part, to: path)
+                try writeHeatmap(result, part: part,
+                                 weights: (model.settings.rgbWeight, model.settings.normalsWeight),
+                                 to: path)
             }
         }
     }
@@ -100,7 +112,8 @@ enum InspectCommand: Command {
         return url.deletingLastPathComponent().appendingPathComponent("\(stem)-\(id).\(ext)").path
     }
 
-    static func writeHeatmap(_ r: InspectionResult, part: LoadedPart, to path: String) throws {
+    static func writeHeatmap(_ r: InspectionResult, part: LoadedPart,
+                             weights: (rgb: Double, normals: Double), to path: String) throws {
         // The all-lights view (image_5), or the normal map when inspecting normals only.
         let view: Tensor
         if let lights = part.lights {
@@ -114,9 +127,10 @@ enum InspectCommand: Command {
         }
         // Without a threshold the scale is anchored at the part's own score (said in --help).
         let anchor = Float(r.threshold ?? r.score)
-        let picture = HeatmapPicture.render(
-            view: view, fused: r.scores.pixelMap, rgb: r.scores.modalities[.rgb]?.pixelMap,
-            normals: r.scores.modalities[.normals]?.pixelMap, threshold: max(anchor, 1e-12))
+        let picture = try HeatmapPicture.render(
+            view: view, rgbGrid: r.scores.modalities[.rgb]?.gridMap,
+            normalsGrid: r.scores.modalities[.normals]?.gridMap, rgbWeight: weights.rgb,
+            normalsWeight: weights.normals, threshold: max(anchor, 1e-12))
         try ImageWriter.writePNG(picture, path: path)
     }
 }

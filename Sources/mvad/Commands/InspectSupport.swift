@@ -49,12 +49,49 @@ enum InspectSupport {
             }
             return try dataset.parts(category: category, split: split)
         }
+        if let category {
+            throw CommandFailure("--category \(category) was given, but \(path) is not an "
+                                 + "Eyecandies dataset (<root>/<Category>/\(split.rawValue)/data)")
+        }
         let found = try PartFolder.parts(in: url)
         guard !found.isEmpty else {
             throw CommandFailure("\(path) holds no part (expected NNN_image_0..5 + NNN_normals "
                                  + "files, image_0..5 + normals files, or an Eyecandies dataset)")
         }
         return found
+    }
+
+    /// Fails now, before any model work, if `path` cannot be written later.
+    static func checkWritable(_ path: String, what: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw CommandFailure("\(what) \(path) is a folder; give a file name")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder),
+              isFolder.boolValue else {
+            throw CommandFailure("\(what) \(path): the folder \(folder) does not exist")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw CommandFailure("\(what) \(path): the folder \(folder) is not writable")
+        }
+    }
+
+    /// Decodes every part's views once, before any model work, so that a bad file is reported
+    /// at once rather than after hours. Returns the parts that loaded and, per bad part, why.
+    static func checkParts(_ parts: [PartViews], size: Int, modality: Modality)
+        -> (good: [PartViews], bad: [(id: String, reason: String)]) {
+        var good: [PartViews] = []
+        var bad: [(id: String, reason: String)] = []
+        for views in parts {
+            do {
+                _ = try PartLoader.load(views, size: size, modality: modality, includeMask: false)
+                good.append(views)
+            } catch {
+                bad.append((views.id, "\(error)"))
+            }
+        }
+        return (good, bad)
     }
 
     static func log(_ message: String) {
