@@ -30,6 +30,12 @@ let package = Package(
             pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]
         ),
+        // zlib, for the CRC-32 checksums of .mvad packs (Debian: zlib1g-dev).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // SIMD kernels in C with runtime CPU dispatch; every path gives the same bits.
         .target(
             name: "MVADKernels",
@@ -45,10 +51,15 @@ let package = Package(
             name: "MVADInspect",
             dependencies: ["MVADEngine", "MVADKernels", "CBLAS", "CPNG", "CTurboJPEG"]
         ),
+        // The .mvad model-pack container: a validated, memory-mapped reader and its writer.
+        .target(
+            name: "MVADPack",
+            dependencies: ["MVADEngine", "CZlib"]
+        ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels"]
+            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack"]
         ),
         .testTarget(
             name: "MVADEngineTests",
@@ -59,6 +70,10 @@ let package = Package(
             name: "MVADInspectTests",
             dependencies: ["MVADInspect", "MVADEngine"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "MVADPackTests",
+            dependencies: ["MVADPack", "MVADEngine"]
         ),
     ],
     swiftLanguageModes: [.v6]
