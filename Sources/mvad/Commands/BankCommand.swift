@@ -50,13 +50,7 @@ enum BankCommand: Command {
             }
             fraction = Double(value)
         }
-        var threshold: Double? = nil
-        if let value = try args.float("--threshold") {
-            guard value > 0 else {
-                throw UsageError(message: "bank build: --threshold must be > 0, got \(value)")
-            }
-            threshold = Double(value)
-        }
+        let threshold = try InspectSupport.threshold(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
         let partsPath = try args.required("--parts")

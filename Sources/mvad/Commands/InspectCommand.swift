@@ -42,13 +42,7 @@ enum InspectCommand: Command {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
         try args.noPositional()
         let modality = try InspectSupport.modality(args)
-        var threshold: Double? = nil
-        if let value = try args.float("--threshold") {
-            guard value > 0 else {
-                throw UsageError(message: "inspect: --threshold must be > 0, got \(value)")
-            }
-            threshold = Double(value)
-        }
+        let threshold = try InspectSupport.threshold(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
         let bankPath = try args.required("--bank")

@@ -22,6 +22,15 @@ enum InspectSupport {
         return Modality(rawValue: value) ?? .both
     }
 
+    /// --threshold, which must be a number > 0 when given.
+    static func threshold(_ args: ParsedArguments) throws -> Double? {
+        guard let value = try args.float("--threshold") else { return nil }
+        guard value > 0 else {
+            throw UsageError(message: "\(args.command): --threshold must be > 0, got \(value)")
+        }
+        return Double(value)
+    }
+
     /// A model folder (unet/, vae/, controlnet/ or controllora/, prompt_embedding.safetensors,
     /// settings.json).
     static func loadModel(_ path: String) throws -> InspectionModel {
