@@ -45,3 +45,6 @@ void mvad_retain_freed_memory(void);
 }
 #endif
 #endif
+
+// The int8 matrix product (issue 4).
+#include "mvad_gemm.h"
