@@ -49,7 +49,7 @@ let package = Package(
         // The method: views in, DDIM inversion features, memory banks, scores, metrics.
         .target(
             name: "MVADInspect",
-            dependencies: ["MVADEngine", "MVADKernels", "CBLAS", "CPNG", "CTurboJPEG"]
+            dependencies: ["MVADEngine", "MVADKernels", "MVADPack", "CBLAS", "CPNG", "CTurboJPEG"]
         ),
         // The .mvad model-pack container: a validated, memory-mapped reader and its writer.
         .target(
@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MVADInspectTests",
-            dependencies: ["MVADInspect", "MVADEngine"],
+            dependencies: ["MVADInspect", "MVADEngine", "MVADPack"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -12,7 +12,7 @@ enum InspectSupport {
     static let threadsOption = OptionSpec(name: "--threads", value: "N",
                                           help: "worker threads (default: all cores)")
     static let modelOption = OptionSpec(name: "--model", value: "M",
-                                        help: "model folder (unet/, vae/, controlnet/ ...)")
+                                        help: "model: a .mvad pack, or a folder (unet/, vae/, ...)")
     static let bankOption = OptionSpec(name: "--bank", value: "BANK",
                                        help: "bank file from mvad bank build")
 
@@ -31,10 +31,14 @@ enum InspectSupport {
         return Double(value)
     }
 
-    /// A model folder (unet/, vae/, controlnet/ or controllora/, prompt_embedding.safetensors,
-    /// settings.json).
+    /// A .mvad pack (mvad convert), or a model folder (unet/, vae/, controlnet/ or
+    /// controllora/, prompt_embedding.safetensors, settings.json).
     static func loadModel(_ path: String) throws -> InspectionModel {
         log("loading model \(path)")
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+            return try InspectionModel.load(pack: path)
+        }
         return try InspectionModel.load(folder: path)
     }
 

@@ -1,0 +1,414 @@
+// PackConverter: turns a model folder (unet/, vae/, controlnet/ or controllora/,
+// prompt_embedding.safetensors, settings.json) into one .mvad pack, optionally storing the
+// weights as f16 or as int8 with one scale per output channel, and reports what it lost.
+//
+// Pack layout written here (see docs/FORMAT.md for the container):
+//   unet.<key>                      every UNet2DConditionModel tensor
+//   controlnet.<key>                the ControlNet, or a ControlLoRA with its LoRA merged
+//   vae.<key>                       the AutoencoderKL encoder and quant_conv (no decoder)
+//   prompt.encoder_hidden_states    [1, L, D], always f32
+//   <key>.scales                    f32 [O], for every int8 tensor <key>
+
+import Foundation
+import MVADEngine
+
+/// How the converter stores the weights.
+public struct ConversionOptions: Sendable {
+    public enum Weights: String, Sendable, CaseIterable {
+        /// Every tensor as f32: lossless.
+        case float32 = "f32"
+        /// Every weight as f16 (round to nearest even).
+        case float16 = "f16"
+        /// Linear [O, I] and conv [O, I, kh, kw] weights as int8 with an f32 scale per output
+        /// channel; everything else (see `KeptFloatReason`) as f16.
+        case int8PerChannel = "int8"
+    }
+
+    public var weights: Weights
+
+    public init(weights: Weights = .float32) {
+        self.weights = weights
+    }
+}
+
+/// Why a tensor stayed floating point in an int8 pack.
+public enum KeptFloatReason: String, Sendable, CaseIterable {
+    case vector = "1-D tensor (bias or norm scale)"
+    case notAWeight = "not a .weight of a linear or conv layer"
+    case small = "fewer than 1024 elements"
+    case edgeLayer = "conv_in / conv_out / quant_conv: the model's first and last layers"
+    case conditioning = "prompt embedding: an input, not a weight"
+}
+
+/// What one conversion did.
+public struct ConversionReport: Sendable {
+    /// One stored tensor and the error its storage introduced.
+    public struct Layer: Sendable {
+        public let name: String
+        public let shape: [Int]
+        /// "f32", "f16" or "i8/channel".
+        public let storage: String
+        /// ||stored - original|| / ||original||, with stored read back as Float32.
+        public let relativeL2: Double
+    }
+
+    /// A tensor an int8 conversion left in floating point.
+    public struct KeptFloat: Sendable {
+        public let name: String
+        public let dtype: PackDType
+        public let reason: KeptFloatReason
+    }
+
+    /// A source weight file and its zlib CRC-32.
+    public struct SourceFile: Sendable {
+        public let path: String          // relative to the model folder
+        public let bytes: Int
+        public let crc32: UInt32
+    }
+
+    public let output: String
+    public let weights: ConversionOptions.Weights
+    /// "controlnet", "controllora (LoRA merged)" or nil without a control model.
+    public let control: String?
+    public let sourceFiles: [SourceFile]
+    /// Bytes of the converted tensors at f32 (the VAE decoder excluded).
+    public let float32Bytes: Int
+    /// Size of the written pack file.
+    public let packBytes: Int
+    /// Every stored tensor except scales, in pack order.
+    public let layers: [Layer]
+    public let keptFloat: [KeptFloat]
+
+    /// Total bytes of the source weight files.
+    public var sourceBytes: Int { sourceFiles.reduce(0) { $0 + $1.bytes } }
+
+    /// The `count` layers with the largest relative L2 error, worst first.
+    public func worstLayers(_ count: Int) -> [Layer] {
+        Array(layers.sorted { $0.relativeL2 > $1.relativeL2 }.prefix(count))
+    }
+}
+
+/// A model folder the converter cannot use.
+public enum ConversionError: Error, Equatable, CustomStringConvertible {
+    case missingComponent(folder: String, problem: String)
+    case invalidJSON(path: String, problem: String)
+    case badPromptEmbedding(path: String, problem: String)
+    case nonFiniteValue(tensor: String, index: Int, value: Float)
+
+    public var description: String {
+        switch self {
+        case let .missingComponent(folder, problem):
+            return "model folder \(folder) \(problem)."
+        case let .invalidJSON(path, problem):
+            return "\(path): \(problem)."
+        case let .badPromptEmbedding(path, problem):
+            return "\(path): the prompt embedding \(problem)."
+        case let .nonFiniteValue(tensor, index, value):
+            return "tensor '\(tensor)' holds \(value) at element \(index); a pack stores only "
+                + "finite weights, so the checkpoint is broken or was saved from a diverged run."
+        }
+    }
+}
+
+public enum PackConverter {
+    /// Written into every pack's `converter_version`; bump when the pack contents change.
+    public static let version = "mvad \(MVADVersion.current) converter 1"
+    /// Tensors with fewer elements than this stay floating point in int8 packs.
+    public static let smallestQuantisedCount = 1024
+    /// Layers kept f16 in int8 packs: the model's first and last convolutions.
+    public static let edgeLayerNames: Set<String> = ["conv_in", "conv_out", "quant_conv"]
+    /// VAE key prefixes left out: the decoder is never run by the inspection method.
+    public static let skippedVAEPrefixes = ["decoder.", "post_quant_conv."]
+
+    /// Converts `modelFolder` into a pack at `output` (replaced atomically).
+    public static func convert(modelFolder: String, output: String,
+                               options: ConversionOptions = ConversionOptions()) throws
+        -> ConversionReport {
+        let folder = ModelFolder(path: modelFolder)
+        try folder.checkLayout()
+        var builder = PackBuilder(weights: options.weights)
+        var metadata: [String: Any] = [:]
+
+        let unet = try WeightStore(folder: folder.join("unet"))
+        _ = try WeightStore.readConfig(UNetConfig.self, folder: folder.join("unet"))
+        metadata["unet_config"] = try folder.jsonObject("unet/config.json")
+        try builder.add(component: "unet.", from: unet)
+
+        let control = try addControl(folder: folder, unet: unet, builder: &builder,
+                                     metadata: &metadata)
+
+        let vae = try WeightStore(folder: folder.join("vae"))
+        _ = try WeightStore.readConfig(VAEConfig.self, folder: folder.join("vae"))
+        metadata["vae_config"] = try folder.jsonObject("vae/config.json")
+        try builder.add(component: "vae.", from: RenamedWeights(vae), skipping: skippedVAEPrefixes)
+
+        let promptPath = folder.join("prompt_embedding.safetensors")
+        builder.addPrompt(try promptEmbedding(path: promptPath))
+
+        metadata["settings"] = folder.exists("settings.json")
+            ? try folder.jsonObject("settings.json") : [String: Any]()
+        let sources = try checksums(folder: folder,
+                                    paths: unet.filePaths + control.files + vae.filePaths
+                                        + [promptPath])
+        metadata["source_checksums"] = Dictionary(
+            uniqueKeysWithValues: sources.map { ($0.path, String(format: "crc32:%08x", $0.crc32)) })
+        metadata["converter_version"] = version
+        metadata["quantisation"] = builder.summary()
+
+        builder.writer.metadataJSON = try PackMetadata.encode(metadata, path: output)
+        try builder.writer.write(to: output)
+        let packBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int)
+            ?? 0
+        return ConversionReport(
+            output: output, weights: options.weights, control: control.kind,
+            sourceFiles: sources, float32Bytes: builder.float32Bytes,
+            packBytes: packBytes, layers: builder.layers, keptFloat: builder.keptFloat)
+    }
+
+    /// Adds controlnet/ as it is, or controllora/ merged over the UNet's encoder weights.
+    private static func addControl(
+        folder: ModelFolder, unet: WeightStore, builder: inout PackBuilder,
+        metadata: inout [String: Any]
+    ) throws -> (kind: String?, files: [String]) {
+        for name in ["controlnet", "controllora"] where folder.exists(name) {
+            let path = folder.join(name)
+            let store = try WeightStore(folder: path)
+            _ = try WeightStore.readConfig(UNetConfig.self, folder: path)
+            let config = try folder.jsonObject(name + "/config.json")
+            metadata["controlnet_config"] = config
+            if name == "controlnet" {
+                metadata["controlnet_source"] = ["folder": name]
+                try builder.add(component: "controlnet.", from: store)
+                return ("controlnet", store.filePaths)
+            }
+            // FIXME: only the merged form is written, the simpler one and what every loader
+            // reads today; so packs of several ControlLoRAs over one UNet repeat its encoder.
+            let alpha = (config["lora_alpha"] as? NSNumber)?.floatValue
+            let merged = try ControlLoRAWeights(unet: unet, lora: store, alpha: alpha)
+            metadata["controlnet_source"] = ["folder": name, "lora": "merged"]
+            try builder.add(component: "controlnet.", from: merged)
+            return ("controllora (LoRA merged)", store.filePaths)
+        }
+        return (nil, [])
+    }
+
+    /// The `encoder_hidden_states` [1, L, D] of prompt_embedding.safetensors.
+    private static func promptEmbedding(path: String) throws -> Tensor {
+        let context = try SafeTensorsFile(path: path).tensor("encoder_hidden_states")
+        guard context.rank == 3, context.shape[0] == 1 else {
+            throw ConversionError.badPromptEmbedding(
+                path: path, problem: "has shape \(context.shape), expected [1, L, D]")
+        }
+        return context
+    }
+
+    /// Size and CRC-32 of each source file, named relative to the model folder.
+    private static func checksums(folder: ModelFolder, paths: [String]) throws
+        -> [ConversionReport.SourceFile] {
+        try paths.map { path in
+            let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+            let crc = data.withUnsafeBytes { Checksum.crc32($0) }
+            let relative = path.hasPrefix(folder.path + "/")
+                ? String(path.dropFirst(folder.path.count + 1)) : path
+            return ConversionReport.SourceFile(path: relative, bytes: data.count, crc32: crc)
+        }
+    }
+}
+
+/// The model folder being converted: paths, presence checks and its JSON files.
+private struct ModelFolder {
+    let path: String
+
+    init(path: String) {
+        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
+    func join(_ name: String) -> String { path + "/" + name }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: join(name)) }
+
+    func checkLayout() throws {
+        for name in ["unet", "vae", "prompt_embedding.safetensors"] where !exists(name) {
+            let hint = name.hasSuffix(".safetensors")
+                ? " (the tools/ CLIP export; pickled .pt embeddings are refused)"
+                : " (a diffusers folder with safetensors weights)"
+            throw ConversionError.missingComponent(folder: path, problem: "has no \(name)" + hint)
+        }
+    }
+
+    /// The JSON object in `name`, verbatim.
+    func jsonObject(_ name: String) throws -> [String: Any] {
+        let file = join(name)
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(
+                with: try Data(contentsOf: URL(fileURLWithPath: file)))
+        } catch {
+            throw ConversionError.invalidJSON(path: file, problem: "cannot be read as JSON "
+                                              + "(\(error.localizedDescription))")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw ConversionError.invalidJSON(path: file, problem: "is not a JSON object")
+        }
+        return object
+    }
+}
+
+/// Accumulates the pack's tensors with the storage each gets, and what that cost.
+private struct PackBuilder {
+    let weights: ConversionOptions.Weights
+    var writer = PackWriter()
+    var layers: [ConversionReport.Layer] = []
+    var keptFloat: [ConversionReport.KeptFloat] = []
+    var float32Bytes = 0
+    var counts: [PackDType: Int] = [:]
+
+    init(weights: ConversionOptions.Weights) {
+        self.weights = weights
+    }
+
+    /// Every tensor of `source` (in name order) under `component`, minus `skipping` prefixes.
+    mutating func add(component: String, from source: any WeightSource,
+                      skipping: [String] = []) throws {
+        for name in source.names.sorted() where !skipping.contains(where: name.hasPrefix) {
+            try store(component + name, key: name, try source.tensor(name))
+        }
+    }
+
+    mutating func addPrompt(_ context: Tensor) {
+        let name = "prompt.encoder_hidden_states"
+        storeFloat(name, context, as: .float32)
+        if weights != .float32 {
+            keptFloat.append(.init(name: name, dtype: .float32, reason: .conditioning))
+        }
+    }
+
+    /// Stores `tensor` under `name`; `key` is its name inside the component.
+    private mutating func store(_ name: String, key: String, _ tensor: Tensor) throws {
+        if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw ConversionError.nonFiniteValue(tensor: name, index: index,
+                                                 value: tensor.scalars[index])
+        }
+        switch weights {
+        case .float32:
+            storeFloat(name, tensor, as: .float32)
+        case .float16:
+            storeFloat(name, tensor, as: .float16)
+        case .int8PerChannel:
+            if let reason = Self.keepFloatReason(key: key, shape: tensor.shape) {
+                storeFloat(name, tensor, as: .float16)
+                keptFloat.append(.init(name: name, dtype: .float16, reason: reason))
+            } else {
+                storeInt8(name, tensor)
+            }
+        }
+    }
+
+    /// Why `key` stays floating point in an int8 pack, or nil when it is quantised.
+    static func keepFloatReason(key: String, shape: [Int]) -> KeptFloatReason? {
+        if shape.count < 2 { return .vector }
+        guard key.hasSuffix(".weight"), shape.count == 2 || shape.count == 4 else {
+            return .notAWeight
+        }
+        let layer = key.dropLast(".weight".count).split(separator: ".").last.map(String.init)
+        if let layer, PackConverter.edgeLayerNames.contains(layer) { return .edgeLayer }
+        if Tensor.elementCount(shape) < PackConverter.smallestQuantisedCount { return .small }
+        return nil
+    }
+
+    private mutating func storeFloat(_ name: String, _ tensor: Tensor, as dtype: PackDType) {
+        writer.add(name, tensor: tensor, as: dtype)
+        let restored = dtype == .float16
+            ? tensor.scalars.map { Float(Float16($0)) } : tensor.scalars
+        record(name, tensor, storage: dtype.description, restored: restored, dtype: dtype)
+    }
+
+    private mutating func storeInt8(_ name: String, _ tensor: Tensor) {
+        let quantised = Int8PerChannel(tensor)
+        let scalesName = name + ".scales"
+        writer.add(name, dtype: .int8, shape: tensor.shape,
+                   bytes: quantised.values.map { UInt8(bitPattern: $0) },
+                   quantization: .int8PerChannel, scales: scalesName)
+        writer.add(scalesName, tensor: Tensor(shape: [quantised.scales.count],
+                                              scalars: quantised.scales))
+        counts[.float32, default: 0] += 1
+        record(name, tensor, storage: "i8/channel", restored: quantised.restored(), dtype: .int8)
+    }
+
+    private mutating func record(_ name: String, _ tensor: Tensor, storage: String,
+                                 restored: [Float], dtype: PackDType) {
+        counts[dtype, default: 0] += 1
+        float32Bytes += 4 * tensor.count
+        layers.append(.init(name: name, shape: tensor.shape, storage: storage,
+                            relativeL2: relativeL2(restored, tensor.scalars)))
+    }
+
+    /// The `quantisation` metadata object.
+    func summary() -> [String: Any] {
+        var object: [String: Any] = [
+            "weights": weights.rawValue,
+            "tensor_counts": Dictionary(uniqueKeysWithValues: counts.map { ($0.key.description,
+                                                                            $0.value) }),
+        ]
+        if weights == .int8PerChannel {
+            object["scheme"] = "symmetric int8, one f32 scale per output channel (dimension 0): "
+                + "scale = max|w| / 127, q = clamp(round half away from zero (w / scale), "
+                + "-127, 127); scales in <tensor>.scales"
+            object["kept_float16"] = "1-D tensors, tensors under "
+                + "\(PackConverter.smallestQuantisedCount) elements, and the conv_in, conv_out "
+                + "and quant_conv layers"
+        }
+        return object
+    }
+}
+
+/// ||a - b|| / ||b||, 0 when both are zero.
+func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+    var difference = 0.0, norm = 0.0
+    for (x, y) in zip(a, b) {
+        let d = Double(x) - Double(y)
+        difference += d * d
+        norm += Double(y) * Double(y)
+    }
+    if difference == 0 { return 0 }
+    return (difference / max(norm, .leastNormalMagnitude)).squareRoot()
+}
+
+/// A tensor [O, ...] quantised symmetrically with one scale per output channel o:
+/// scale[o] = max |w[o, ...]| / 127, q = round half away from zero (w / scale), in [-127, 127].
+/// An all-zero channel gets scale 0 and q 0.
+struct Int8PerChannel {
+    let shape: [Int]
+    let values: [Int8]
+    let scales: [Float]
+
+    init(_ tensor: Tensor) {
+        precondition(tensor.rank >= 1, "per-channel quantisation needs a dimension 0")
+        let channels = tensor.shape[0]
+        let run = channels == 0 ? 0 : tensor.count / channels
+        var values = [Int8](repeating: 0, count: tensor.count)
+        var scales = [Float](repeating: 0, count: channels)
+        let w = tensor.scalars
+        for o in 0..<channels {
+            let row = (o * run)..<((o + 1) * run)
+            let largest = w[row].reduce(Float(0)) { max($0, abs($1)) }
+            precondition(largest.isFinite, "the converter checks every weight is finite first")
+            guard largest > 0 else { continue }
+            let scale = largest / 127
+            scales[o] = scale
+            for i in row {
+                let q = (w[i] / scale).rounded(.toNearestOrAwayFromZero)
+                values[i] = Int8(min(max(q, -127), 127))
+            }
+        }
+        self.shape = tensor.shape
+        self.values = values
+        self.scales = scales
+    }
+
+    /// q * scale, as `PackWeights` reads it back.
+    func restored() -> [Float] {
+        let run = scales.isEmpty ? 0 : values.count / scales.count
+        return values.indices.map { Float(values[$0]) * scales[$0 / run] }
+    }
+}

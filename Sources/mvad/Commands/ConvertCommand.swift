@@ -1,0 +1,112 @@
+// `mvad convert`: a model folder into one .mvad pack (f32, f16 or int8 per channel), with a
+// report of the sizes, the worst per-layer errors and the layers kept in floating point.
+
+import Foundation
+import MVADPack
+
+enum ConvertCommand: Command {
+    static let name = "convert"
+    static let summary = "convert a model folder into a .mvad pack (f32, f16 or int8 weights)"
+
+    static let specs = [
+        OptionSpec(name: "--model", value: "DIR",
+                   help: "model folder: unet/, vae/, controlnet/ or controllora/, "
+                       + "prompt_embedding.safetensors, settings.json"),
+        OptionSpec(name: "-o", value: "PACK", help: "the pack to write (replaced atomically)"),
+        OptionSpec(name: "--weights", value: "f32|f16|int8",
+                   help: "how weights are stored (default f32, lossless)"),
+    ]
+
+    static let help = helpText(
+        usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8]",
+        summary: summary, specs: specs, details: """
+        The pack holds unet.*, controlnet.* (a ControlLoRA is stored with its LoRA merged),
+        vae.* (encoder and quant_conv only) and prompt.encoder_hidden_states, with the three
+        config.json objects, settings.json and the CRC-32 of every source file in its metadata.
+        Pickled checkpoints (.bin, .ckpt, .pt) are refused: convert them to safetensors first.
+
+        int8 stores every linear and conv weight of 1024 or more elements as int8 with one f32
+        scale per output channel; biases, norms, smaller tensors and the conv_in, conv_out and
+        quant_conv layers stay f16. The report lists the ten layers with the largest relative
+        L2 error ||stored - original|| / ||original|| and the layers kept in floating point.
+        """)
+
+    static func run(_ arguments: [String]) throws {
+        let args = try ParsedArguments(arguments, specs: specs, command: name)
+        try args.noPositional()
+        let model = try args.required("--model")
+        let output = try args.required("-o")
+        let choices = ConversionOptions.Weights.allCases.map(\.rawValue)
+        let choice = try args.choice("--weights", from: choices, default: "f32") ?? "f32"
+        let weights = ConversionOptions.Weights(rawValue: choice) ?? .float32
+
+        let report = try PackConverter.convert(
+            modelFolder: model, output: output, options: ConversionOptions(weights: weights))
+        printSizes(report)
+        printWorstLayers(report)
+        printKeptFloat(report)
+    }
+
+    private static func printSizes(_ report: ConversionReport) {
+        print("wrote \(report.output): \(report.layers.count) tensors, "
+              + "weights \(choiceName(report))"
+              + (report.control.map { ", control \($0)" } ?? ""))
+        print("\nsizes:")
+        for file in report.sourceFiles {
+            print("  source  " + megabytes(file.bytes) + "  " + file.path
+                  + String(format: "  crc32 %08x", file.crc32))
+        }
+        print("  source  " + megabytes(report.sourceBytes) + "  all source files")
+        print("  f32     " + megabytes(report.float32Bytes)
+              + "  the converted tensors at f32 (VAE decoder left out)")
+        let ratio = Double(report.packBytes) / Double(max(report.float32Bytes, 1))
+        print("  pack    " + megabytes(report.packBytes)
+              + String(format: "  %.1f%% of f32", 100 * ratio))
+    }
+
+    private static func printWorstLayers(_ report: ConversionReport) {
+        let worst = report.worstLayers(10)
+        print("\nlargest relative L2 errors (stored vs original):")
+        guard let first = worst.first, first.relativeL2 > 0 else {
+            print("  none: every tensor is stored exactly")
+            return
+        }
+        let width = worst.map(\.name.count).max() ?? 0
+        for layer in worst {
+            print("  " + layer.name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                  + layer.storage.padding(toLength: 12, withPad: " ", startingAt: 0)
+                  + String(format: "%.3e  ", layer.relativeL2) + "\(layer.shape)")
+        }
+    }
+
+    /// Most tensors named per reason in the kept-float list.
+    static let listedLimit = 20
+
+    private static func printKeptFloat(_ report: ConversionReport) {
+        guard !report.keptFloat.isEmpty else { return }
+        print("\nkept in floating point:")
+        for reason in KeptFloatReason.allCases {
+            let kept = report.keptFloat.filter { $0.reason == reason }
+            guard !kept.isEmpty else { continue }
+            print("  \(reason.rawValue): \(kept.count) tensor" + (kept.count == 1 ? "" : "s"))
+            // Biases and norm scales are many and expected; name only the rest, up to a limit.
+            guard reason != .vector else { continue }
+            for tensor in kept.prefix(listedLimit) {
+                print("    \(tensor.name) (\(tensor.dtype))")
+            }
+            if kept.count > listedLimit { print("    ... and \(kept.count - listedLimit) more") }
+        }
+    }
+
+    private static func choiceName(_ report: ConversionReport) -> String {
+        switch report.weights {
+        case .float32: return "f32"
+        case .float16: return "f16"
+        case .int8PerChannel: return "int8 per output channel (other tensors f16)"
+        }
+    }
+
+    private static func megabytes(_ bytes: Int) -> String {
+        String(format: "%9.3f MB", Double(bytes) / 1_000_000)
+    }
+}

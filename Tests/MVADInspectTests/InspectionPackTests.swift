@@ -1,0 +1,37 @@
+// InspectionModel.load(pack:) against load(folder:): an f32 pack gives the same features.
+
+import Foundation
+import XCTest
+import MVADEngine
+import MVADPack
+@testable import MVADInspect
+
+final class InspectionPackTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/pipeline")
+
+    func testFloat32PackGivesTheFolderModelsFeatures() throws {
+        let folder = Self.root.appendingPathComponent("models").path
+        let output = FileManager.default.temporaryDirectory
+            .appendingPathComponent("mvad-inspect-\(UUID().uuidString).mvad").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        _ = try PackConverter.convert(modelFolder: folder, output: output)
+        let fromFolder = try InspectionModel.load(folder: folder)
+        let fromPack = try InspectionModel.load(pack: output)
+        XCTAssertEqual(fromPack.settings, fromFolder.settings)
+        XCTAssertEqual(fromPack.context, fromFolder.context)
+
+        let views = try XCTUnwrap(try PartFolder.part(
+            id: "000", in: Self.root.appendingPathComponent("parts/train")))
+        let part = try PartLoader.load(views, size: 32, modality: .both)
+        let images = PartImages(lights: part.lights, normals: part.normals)
+        let compute = Compute(threads: 1)
+        let expected = try FeatureExtractor(model: fromFolder, compute: compute)
+            .features(of: images, modality: .both, observe: { _, _ in })
+        let actual = try FeatureExtractor(model: fromPack, compute: compute)
+            .features(of: images, modality: .both, observe: { _, _ in })
+        XCTAssertNotNil(expected.rgb)
+        XCTAssertEqual(actual.rgb, expected.rgb)
+        XCTAssertEqual(actual.normals, expected.normals)
+    }
+}

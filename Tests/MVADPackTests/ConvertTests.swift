@@ -1,0 +1,294 @@
+// PackConverter and PackModels on the tiny pipeline model folder: every mode converts, the
+// pack verifies, f32 packs run bit-identical to the folder, f16 and int8 within named limits.
+
+import Foundation
+import MVADEngine
+import XCTest
+@testable import MVADPack
+
+final class ConvertTests: PackTestCase {
+    /// The tiny model folder of the MVADInspect pipeline fixture.
+    static let modelFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
+        .appendingPathComponent("MVADInspectTests/Fixtures/pipeline/models").path
+
+    /// Relative L2 limits against the folder's models. f16: exact, since the fixture's weights
+    /// are f16 already. int8: about twice the largest value measured on this fixture (output
+    /// 2.5e-2, worst single layer 7.6e-3).
+    static let float16Limit = 0.0
+    static let int8Limit = 5e-2
+    static let int8LayerLimit = 1.5e-2
+
+    /// The outputs compared: UNet noise prediction, ControlNet mid residual, VAE latent.
+    struct Outputs {
+        let noise: Tensor
+        let controlMid: Tensor
+        let controlFirstDown: Tensor
+        let latent: Tensor
+    }
+
+    /// Deterministic values in [-1, 1).
+    static func pseudoRandom(_ shape: [Int], seed: UInt64) -> Tensor {
+        var state = seed
+        return Tensor(shape: shape) { values in
+            for i in values.indices {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                values[i] = Float(state >> 40) / Float(1 << 23) - 1
+            }
+        }
+    }
+
+    func run(unet: UNet2DConditionModel, control: ControlNetModel?, vae: VAEEncoder,
+             context: Tensor) throws -> Outputs {
+        let c = Compute(threads: 1)
+        let sample = Self.pseudoRandom([1, 4, 8, 8], seed: 1)
+        let condition = Self.pseudoRandom([1, 3, 16, 16], seed: 2).scalars.map { ($0 + 1) / 2 }
+        let image = Self.pseudoRandom([1, 3, 16, 16], seed: 3)
+        let control = try XCTUnwrap(control)
+        let residuals = try control(sample: sample, timesteps: [21], context: context,
+                                    condition: Tensor(shape: [1, 3, 16, 16], scalars: condition),
+                                    compute: c)
+        let noise = try unet(sample: sample, timesteps: [21], context: context,
+                             residuals: residuals, compute: c).noisePrediction
+        return Outputs(noise: try XCTUnwrap(noise), controlMid: residuals.mid,
+                       controlFirstDown: residuals.down[0],
+                       latent: try vae.encode(image, compute: c))
+    }
+
+    func folderOutputs() throws -> Outputs {
+        let folder = Self.modelFolder
+        let context = try SafeTensorsFile(path: folder + "/prompt_embedding.safetensors")
+            .tensor("encoder_hidden_states")
+        return try run(unet: DiffusersModels.unet(folder: folder + "/unet"),
+                       control: DiffusersModels.controlNet(folder: folder + "/controlnet"),
+                       vae: DiffusersModels.vaeEncoder(folder: folder + "/vae"), context: context)
+    }
+
+    func packOutputs(_ pack: PackFile) throws -> Outputs {
+        try run(unet: PackModels.unet(pack: pack), control: PackModels.controlNet(pack: pack),
+                vae: PackModels.vaeEncoder(pack: pack),
+                context: PackModels.promptEmbedding(pack: pack))
+    }
+
+    func convert(_ weights: ConversionOptions.Weights) throws -> (PackFile, ConversionReport) {
+        let output = path("model-\(weights.rawValue).mvad")
+        let report = try PackConverter.convert(modelFolder: Self.modelFolder, output: output,
+                                               options: ConversionOptions(weights: weights))
+        return (try PackFile(path: output), report)
+    }
+
+    func largestError(_ a: Outputs, _ b: Outputs) -> Double {
+        [relativeL2(a.noise.scalars, b.noise.scalars),
+         relativeL2(a.controlMid.scalars, b.controlMid.scalars),
+         relativeL2(a.controlFirstDown.scalars, b.controlFirstDown.scalars),
+         relativeL2(a.latent.scalars, b.latent.scalars)].max() ?? .infinity
+    }
+
+    func testFloat32PackRunsBitIdenticalToTheFolder() throws {
+        let (pack, report) = try convert(.float32)
+        let expected = try folderOutputs()
+        let actual = try packOutputs(pack)
+        XCTAssertEqual(actual.noise, expected.noise)
+        XCTAssertEqual(actual.controlMid, expected.controlMid)
+        XCTAssertEqual(actual.controlFirstDown, expected.controlFirstDown)
+        XCTAssertEqual(actual.latent, expected.latent)
+        XCTAssertTrue(report.layers.allSatisfy { $0.relativeL2 == 0 })
+        XCTAssertTrue(report.keptFloat.isEmpty)
+    }
+
+    func testFloat16PackIsExactForTheseFloat16Weights() throws {
+        // The fixture's safetensors hold f16 values, so storing them as f16 loses nothing.
+        let (pack, report) = try convert(.float16)
+        let expected = try folderOutputs()
+        let actual = try packOutputs(pack)
+        XCTAssertEqual(largestError(actual, expected), Self.float16Limit)
+        XCTAssertTrue(report.layers.allSatisfy { $0.relativeL2 == 0 })
+        XCTAssertLessThan(report.packBytes, report.float32Bytes * 55 / 100)
+    }
+
+    func testInt8PackStaysWithinItsLimits() throws {
+        let (pack, report) = try convert(.int8PerChannel)
+        let expected = try folderOutputs()
+        let actual = try packOutputs(pack)
+        let errors = [
+            ("noise", relativeL2(actual.noise.scalars, expected.noise.scalars)),
+            ("control mid", relativeL2(actual.controlMid.scalars, expected.controlMid.scalars)),
+            ("control down 0", relativeL2(actual.controlFirstDown.scalars,
+                                          expected.controlFirstDown.scalars)),
+            ("latent", relativeL2(actual.latent.scalars, expected.latent.scalars)),
+        ]
+        for (name, error) in errors {
+            XCTAssertGreaterThan(error, 0, name)
+            XCTAssertLessThan(error, Self.int8Limit, name)
+        }
+        let worst = try XCTUnwrap(report.worstLayers(1).first)
+        XCTAssertLessThan(worst.relativeL2, Self.int8LayerLimit, worst.name)
+        XCTAssertLessThan(report.packBytes, report.float32Bytes * 35 / 100)
+    }
+
+    func testEveryModeWritesAPackThatVerifiesWithItsMetadata() throws {
+        for weights in ConversionOptions.Weights.allCases {
+            let (pack, report) = try convert(weights)
+            let verification = try pack.verify()
+            XCTAssertEqual(verification.tensorCount, pack.entries.count)
+            XCTAssertEqual(report.packBytes, pack.dataSection.upperBound)
+
+            let metadata = pack.metadataObject()
+            for (key, file) in [("unet_config", "unet"), ("controlnet_config", "controlnet"),
+                                ("vae_config", "vae")] {
+                let data = try Data(contentsOf: URL(fileURLWithPath:
+                    Self.modelFolder + "/\(file)/config.json"))
+                let source = try XCTUnwrap(
+                    JSONSerialization.jsonObject(with: data) as? NSDictionary)
+                XCTAssertEqual(metadata[key] as? NSDictionary, source, key)
+            }
+            let settings = try XCTUnwrap(metadata["settings"] as? [String: Any])
+            XCTAssertEqual(settings["timesteps"] as? [Int], [1, 21, 41, 61, 81])
+            XCTAssertEqual(metadata["converter_version"] as? String, PackConverter.version)
+            let checksums = try XCTUnwrap(metadata["source_checksums"] as? [String: String])
+            XCTAssertEqual(checksums.keys.sorted(), [
+                "controlnet/diffusion_pytorch_model.safetensors", "prompt_embedding.safetensors",
+                "unet/diffusion_pytorch_model.safetensors",
+                "vae/diffusion_pytorch_model.safetensors"])
+            let quantisation = try XCTUnwrap(metadata["quantisation"] as? [String: Any])
+            XCTAssertEqual(quantisation["weights"] as? String, weights.rawValue)
+            XCTAssertFalse(pack.names.contains { $0.hasPrefix("vae.decoder.") })
+            XCTAssertFalse(pack.names.contains { $0.hasPrefix("vae.post_quant_conv.") })
+        }
+    }
+
+    func testInt8PackQuantisesMatricesAndKeepsEdgeLayersAndVectorsFloat() throws {
+        let (pack, report) = try convert(.int8PerChannel)
+        let conv = try XCTUnwrap(pack.entry("unet.down_blocks.0.resnets.0.conv1.weight"))
+        XCTAssertEqual(conv.dtype, .int8)
+        XCTAssertEqual(conv.quantization, .int8PerChannel)
+        XCTAssertEqual(pack.entry(conv.scalesName)?.shape, [conv.shape[0]])
+        for name in ["unet.conv_in.weight", "unet.conv_out.weight", "vae.quant_conv.weight",
+                     "unet.down_blocks.0.resnets.0.conv1.bias"] {
+            XCTAssertEqual(pack.entry(name)?.dtype, .float16, name)
+        }
+        XCTAssertEqual(pack.entry(PackModels.promptTensor)?.dtype, .float32)
+        let reasons = Dictionary(report.keptFloat.map { ($0.name, $0.reason) }) { a, _ in a }
+        XCTAssertEqual(reasons["unet.conv_in.weight"], .edgeLayer)
+        XCTAssertEqual(reasons["unet.conv_norm_out.weight"], .vector)
+
+        let weights = PackWeights(pack: pack, prefix: "unet.")
+        XCTAssertFalse(weights.names.contains { $0.hasSuffix(".scales") })
+        XCTAssertTrue(weights.names.contains("down_blocks.0.resnets.0.conv1.weight"))
+        let folder = try WeightStore(folder: Self.modelFolder + "/unet")
+        let original = try folder.tensor("down_blocks.0.resnets.0.conv1.weight")
+        let restored = try weights.tensor("down_blocks.0.resnets.0.conv1.weight")
+        XCTAssertLessThan(relativeL2(restored.scalars, original.scalars), 1e-2)
+    }
+
+    /// The engine's tiny fixture as a model folder: its UNet, its ControlLoRA (peft keys),
+    /// the VAE saved with old attention key spellings, and the pipeline's prompt; no settings.
+    func controlLoRAModelFolder() throws -> String {
+        let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("MVADEngineTests/Fixtures/tiny").path
+        let model = path("lora-model")
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: model, withIntermediateDirectories: true)
+        for (name, source) in [("unet", "unet"), ("controllora", "controllora"),
+                               ("vae", "vae_oldkeys")] {
+            try manager.createSymbolicLink(atPath: model + "/" + name,
+                                           withDestinationPath: tiny + "/" + source)
+        }
+        try manager.copyItem(atPath: Self.modelFolder + "/prompt_embedding.safetensors",
+                             toPath: model + "/prompt_embedding.safetensors")
+        return model
+    }
+
+    func testControlLoRAIsStoredMergedAndOldVAEKeysModernised() throws {
+        let model = try controlLoRAModelFolder()
+        let output = path("lora.mvad")
+        let report = try PackConverter.convert(modelFolder: model, output: output)
+        let pack = try PackFile(path: output)
+        XCTAssertEqual(report.control, "controllora (LoRA merged)")
+        let metadata = pack.metadataObject()
+        XCTAssertEqual(metadata["controlnet_source"] as? [String: String],
+                       ["folder": "controllora", "lora": "merged"])
+        XCTAssertEqual((metadata["settings"] as? [String: Any])?.count, 0)
+        XCTAssertFalse(pack.names.contains { $0.contains("lora") })
+        XCTAssertNotNil(pack.entry("vae.encoder.mid_block.attentions.0.to_q.weight"))
+
+        let c = Compute(threads: 1)
+        let context = try PackModels.promptEmbedding(pack: pack)
+        let sample = Self.pseudoRandom([1, 4, 8, 8], seed: 4)
+        let condition = Tensor(shape: [1, 3, 64, 64],
+                               scalars: Self.pseudoRandom([1, 3, 64, 64], seed: 5).scalars
+                                   .map { ($0 + 1) / 2 })
+        let expected = try DiffusersModels.controlLoRA(folder: model + "/controllora",
+                                                       unetFolder: model + "/unet")
+        let actual = try XCTUnwrap(try PackModels.controlNet(pack: pack))
+        let a = try actual(sample: sample, timesteps: [41], context: context,
+                           condition: condition, compute: c)
+        let b = try expected(sample: sample, timesteps: [41], context: context,
+                             condition: condition, compute: c)
+        XCTAssertEqual(a.mid, b.mid)
+        XCTAssertEqual(a.down, b.down)
+
+        let image = Self.pseudoRandom([1, 3, 16, 16], seed: 6)
+        XCTAssertEqual(try PackModels.vaeEncoder(pack: pack).encode(image, compute: c),
+                       try DiffusersModels.vaeEncoder(folder: model + "/vae")
+                           .encode(image, compute: c))
+    }
+
+    func testPerChannelRoundingIsHalfAwayFromZeroWithClamping() {
+        let quantised = Int8PerChannel(Tensor(shape: [2, 4],
+                                              scalars: [1, -0.5, 0.25, 0, 0, 0, 0, 0]))
+        XCTAssertEqual(quantised.scales, [Float(1) / 127, 0])
+        XCTAssertEqual(quantised.values, [127, -64, 32, 0, 0, 0, 0, 0])
+    }
+
+    func testPickledOnlyFolderIsRefusedNamingSafetensors() throws {
+        let model = path("pickled")
+        let manager = FileManager.default
+        for name in ["unet", "vae"] {
+            try manager.createDirectory(atPath: model + "/" + name,
+                                        withIntermediateDirectories: true)
+            try manager.copyItem(atPath: Self.modelFolder + "/\(name)/config.json",
+                                 toPath: model + "/\(name)/config.json")
+            try write([0x80, 0x02], to: "pickled/\(name)/diffusion_pytorch_model.bin")
+        }
+        try manager.copyItem(atPath: Self.modelFolder + "/prompt_embedding.safetensors",
+                             toPath: model + "/prompt_embedding.safetensors")
+        XCTAssertThrowsError(try PackConverter.convert(modelFolder: model,
+                                                       output: path("never.mvad"))) { error in
+            guard case WeightStoreError.pickledCheckpointRefused = error else {
+                return XCTFail("expected pickledCheckpointRefused, got \(error)")
+            }
+            XCTAssertTrue("\(error)".contains("safetensors"))
+        }
+        XCTAssertFalse(manager.fileExists(atPath: path("never.mvad")))
+    }
+
+    func testNonFiniteWeightIsRefusedByName() throws {
+        let model = path("nan")
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: model + "/unet", withIntermediateDirectories: true)
+        try manager.copyItem(atPath: Self.modelFolder + "/unet/config.json",
+                             toPath: model + "/unet/config.json")
+        let broken = Tensor(shape: [2, 2], scalars: [1, .nan, 3, 4])
+        try SafeTensorsWriter.write([(name: "conv_in.weight", tensor: broken)],
+                                    to: model + "/unet/diffusion_pytorch_model.safetensors")
+        try manager.createSymbolicLink(atPath: model + "/vae",
+                                       withDestinationPath: Self.modelFolder + "/vae")
+        try manager.copyItem(atPath: Self.modelFolder + "/prompt_embedding.safetensors",
+                             toPath: model + "/prompt_embedding.safetensors")
+        let options = ConversionOptions(weights: .int8PerChannel)
+        XCTAssertThrowsError(try PackConverter.convert(modelFolder: model, output: path("x.mvad"),
+                                                       options: options)) { error in
+            XCTAssertTrue("\(error)".contains("tensor 'unet.conv_in.weight' holds nan at "
+                                              + "element 1"), "\(error)")
+        }
+    }
+
+    func testFolderWithoutUNetIsRefusedByName() {
+        XCTAssertThrowsError(try PackConverter.convert(modelFolder: folder,
+                                                       output: path("never.mvad"))) { error in
+            XCTAssertTrue("\(error)".contains("has no unet"), "\(error)")
+        }
+    }
+}
