@@ -1,0 +1,217 @@
+// Int8 weights for the int8 model pack (issue 4): one matrix [N, K] quantised symmetrically per
+// output row and kept in the packed layout of mvad_gemm_s8, and the linear / conv layers on it.
+
+import MVADKernels
+
+/// Why raw int8 weights (as a model pack stores them) cannot form a `QuantizedMatrix`.
+public enum QuantizedWeightsError: Error, Equatable, CustomStringConvertible {
+    case countMismatch(field: String, found: Int, expected: Int)
+    case valueOutOfRange(row: Int, column: Int, value: Int8)
+    case badScale(row: Int, value: Float)
+
+    public var description: String {
+        switch self {
+        case let .countMismatch(field, found, expected):
+            return "quantised weights: '\(field)' has \(found) elements, expected \(expected)"
+        case let .valueOutOfRange(row, column, value):
+            return "quantised weights: value \(value) at [\(row), \(column)] is outside "
+                + "[-127, 127]; re-quantise symmetrically (-128 is never produced)"
+        case let .badScale(row, value):
+            return "quantised weights: scale \(value) of row \(row) must be finite and > 0"
+        }
+    }
+}
+
+/// The rounding shared by weights, activations and their scalar twins. A row is quantised with
+/// scale = max|v| / 127 and q = round(v * (127 / max|v|)) with halves away from zero, clamped to
+/// [-127, 127]; multiplying by the inverse (rather than dividing by the scale) keeps the hand
+/// cases exact: 0.5 in a row whose max is 1 gives 0.5 * 127 = 63.5 -> 64. An all-zero row gets
+/// scale 1 and all-zero q.
+enum Int8Quantization {
+    /// (scale, inverse) for a row whose largest magnitude is `maxAbs`.
+    @inline(__always)
+    static func scales(maxAbs: Float) -> (scale: Float, inverse: Float) {
+        precondition(maxAbs.isFinite, "int8 quantisation of a row holding \(maxAbs)")
+        if maxAbs == 0 { return (1, 1) }
+        return (maxAbs / 127, 127 / maxAbs)
+    }
+
+    /// round-half-away-from-zero(value * inverse), clamped; NaN becomes 0. Written with
+    /// adds and selects that vectorise on baseline x86-64 (no SSE4.1 round, no libm call, no
+    /// checked conversion): adding 1.5 * 2^23, where floats are spaced by 1, rounds v to the
+    /// nearest integer n with ties to even (exact for |v| <= 127); a tie that went towards
+    /// zero (v - n = +-0.5 with the sign of v) is moved one step away. The result is the low
+    /// byte of the biased float's bits.
+    @inline(__always)
+    static func quantize(_ value: Float, inverse: Float) -> Int8 {
+        let magic: Float = 12_582_912
+        let scaled = value * inverse
+        let high = scaled > 127 ? 127 : scaled
+        let clamped = high < -127 ? -127 : high
+        let v = clamped == clamped ? clamped : 0
+        let biased = v + magic
+        let remainder = v - (biased - magic)
+        let step: Float = (remainder == 0.5 && v > 0) ? 1 : ((remainder == -0.5 && v < 0) ? -1 : 0)
+        return Int8(truncatingIfNeeded: (biased + step).bitPattern)
+    }
+
+    /// One output value: ((acc * rowScale) * columnScale) + bias, in exactly this order.
+    @inline(__always)
+    static func dequantize(_ acc: Int32, rowScale: Float, columnScale: Float,
+                           bias: Float) -> Float {
+        let product = Float(acc) * rowScale
+        let scaled = product * columnScale
+        return scaled + bias
+    }
+}
+
+/// Int8 weights W [N, K] (N outputs, K inputs) with one fp32 scale per row: W ~ q * scale[n].
+/// Stored packed for mvad_gemm_s8, with the layer's float bias [N] (zeros when it had none).
+public struct QuantizedMatrix: Sendable {
+    /// N: output features / channels.
+    public let rows: Int
+    /// K: inputs per output (in features, or Cin * kH * kW).
+    public let columns: Int
+    /// scale[n] = max|w_n| / 127 (1 for an all-zero row).
+    public let scales: [Float]
+    /// bias [N], zeros when the layer had none.
+    public let bias: [Float]
+    /// q [N, K] in the layout of mvad_pack_s8_weights.
+    let packed: [Int8]
+
+    /// Quantises float weights [N, K] (row-major) per row.
+    public init(weights: [Float], rows: Int, columns: Int, bias: [Float]?) {
+        precondition(weights.count == rows * columns,
+                     "weights hold \(weights.count) values, expected \(rows) x \(columns)")
+        var values = [Int8](repeating: 0, count: rows * columns)
+        var scales = [Float](repeating: 1, count: rows)
+        for n in 0..<rows {
+            let row = weights[(n * columns)..<((n + 1) * columns)]
+            let maxAbs = row.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            let (scale, inverse) = Int8Quantization.scales(maxAbs: maxAbs)
+            scales[n] = scale
+            for (k, w) in row.enumerated() {
+                values[n * columns + k] = Int8Quantization.quantize(w, inverse: inverse)
+            }
+        }
+        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias)
+    }
+
+    /// Weights already quantised (what a model pack stores): q [N, K] row-major and scales [N].
+    public init(values: [Int8], scales: [Float], rows: Int, columns: Int,
+                bias: [Float]?) throws(QuantizedWeightsError) {
+        guard values.count == rows * columns else {
+            throw .countMismatch(field: "values", found: values.count, expected: rows * columns)
+        }
+        guard scales.count == rows else {
+            throw .countMismatch(field: "scales", found: scales.count, expected: rows)
+        }
+        if let bias, bias.count != rows {
+            throw .countMismatch(field: "bias", found: bias.count, expected: rows)
+        }
+        if let n = scales.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+            throw .badScale(row: n, value: scales[n])
+        }
+        if let i = values.firstIndex(of: -128) {
+            throw .valueOutOfRange(row: i / columns, column: i % columns, value: -128)
+        }
+        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias)
+    }
+
+    /// The weights of a torch.nn.Linear [out, in].
+    public init(_ layer: Linear) {
+        self.init(weights: layer.weight.scalars, rows: layer.outFeatures,
+                  columns: layer.inFeatures, bias: layer.bias?.scalars)
+    }
+
+    /// The weights of a Conv2d [Cout, Cin, kH, kW] as [Cout, Cin * kH * kW]. Column
+    /// (c * kH + ky) * kW + kx is the unfolded patch row of ConvGeometry.unfold, which is the
+    /// contiguous weight layout, so no reordering is needed.
+    public init(_ conv: Conv2d) {
+        self.init(weights: conv.weight.scalars, rows: conv.outChannels,
+                  columns: conv.inChannels * conv.kernelHeight * conv.kernelWidth,
+                  bias: conv.bias?.scalars)
+    }
+
+    private init(checked values: [Int8], scales: [Float], rows: Int, columns: Int,
+                 bias: [Float]?) {
+        precondition(rows > 0 && columns > 0, "quantised matrix must be non-empty")
+        precondition(columns <= 65536, "mvad_gemm_s8 takes K <= 65536, got \(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.scales = scales
+        self.bias = bias ?? [Float](repeating: 0, count: rows)
+        var packed = [Int8](repeating: 0, count: mvad_pack_s8_weights_size(rows, columns))
+        values.withUnsafeBufferPointer { v in
+            packed.withUnsafeMutableBufferPointer { p in
+                if let vb = v.baseAddress, let pb = p.baseAddress {
+                    mvad_pack_s8_weights(vb, rows, columns, pb)
+                }
+            }
+        }
+        self.packed = packed
+    }
+
+    /// q [N, K] row-major, read back from the packed layout (panels of 16 rows, each a
+    /// 64-byte row-sum header then groups of 16 rows x 4 columns).
+    public var values: [Int8] {
+        let groups = (columns + 3) / 4
+        let panelBytes = 64 * (groups + 1)
+        var values = [Int8](repeating: 0, count: rows * columns)
+        for n in 0..<rows {
+            let panel = (n / 16) * panelBytes + 64 + 4 * (n % 16)
+            for k in 0..<columns {
+                values[n * columns + k] = packed[panel + 64 * (k / 4) + k % 4]
+            }
+        }
+        return values
+    }
+}
+
+/// torch.nn.Linear on int8 weights: y = x W^T + b with x quantised per row at run time.
+public struct QuantizedLinear: Sendable {
+    public let matrix: QuantizedMatrix
+
+    public init(matrix: QuantizedMatrix) { self.matrix = matrix }
+
+    /// Quantises a float layer.
+    public init(_ layer: Linear) { matrix = QuantizedMatrix(layer) }
+
+    public var outFeatures: Int { matrix.rows }
+    public var inFeatures: Int { matrix.columns }
+}
+
+/// Conv2d (groups = 1) on int8 weights [Cout, Cin * kH * kW], with stride and padding as in
+/// `Conv2d`; the input patches are quantised per output pixel at run time.
+public struct QuantizedConv2d: Sendable {
+    public let matrix: QuantizedMatrix
+    public let inChannels: Int
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    public var stride: Int
+    /// Zero padding added before the convolution: top, left, bottom, right.
+    public var padding: (top: Int, left: Int, bottom: Int, right: Int)
+
+    public init(matrix: QuantizedMatrix, inChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                stride: Int, padding: (top: Int, left: Int, bottom: Int, right: Int)) {
+        precondition(matrix.columns == inChannels * kernelHeight * kernelWidth,
+                     "conv matrix has \(matrix.columns) columns, expected "
+                        + "\(inChannels) x \(kernelHeight) x \(kernelWidth)")
+        precondition(stride > 0, "conv stride must be > 0, got \(stride)")
+        self.matrix = matrix
+        self.inChannels = inChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// Quantises a float convolution, keeping its stride and padding.
+    public init(_ conv: Conv2d) {
+        self.init(matrix: QuantizedMatrix(conv), inChannels: conv.inChannels,
+                  kernelHeight: conv.kernelHeight, kernelWidth: conv.kernelWidth,
+                  stride: conv.stride, padding: conv.padding)
+    }
+
+    public var outChannels: Int { matrix.rows }
+}
