@@ -140,7 +140,9 @@ AVX2 static void softmax_row_avx2(float *row, size_t cols, float scale) {
         sum += row[i];
     }
     __m256 inverse = _mm256_set1_ps(1.0f / sum);
-    for (size_t i = 0; i < full; i += LANES) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), inverse));
+    for (size_t i = 0; i < full; i += LANES) {
+        _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), inverse));
+    }
     for (size_t i = full; i < cols; i++) row[i] *= 1.0f / sum;
 }
 
