@@ -5,6 +5,9 @@
 // Pack layout written here (see docs/FORMAT.md for the container):
 //   unet.<key>                      every UNet2DConditionModel tensor
 //   controlnet.<key>                the ControlNet, or a ControlLoRA with its LoRA merged
+//   controllora.<key>               a ControlLoRA's own file, verbatim: its conditioning
+//                                   embedding, zero convs and LoRA factors (the default; the
+//                                   encoder it adapts is the unet.* weights, stored once)
 //   vae.<key>                       the AutoencoderKL encoder and quant_conv (no decoder)
 //   prompt.encoder_hidden_states    [1, L, D], always f32
 //   <key>.scales                    f32 [O], for every int8 tensor <key>
@@ -24,10 +27,21 @@ public struct ConversionOptions: Sendable {
         case int8PerChannel = "int8"
     }
 
-    public var weights: Weights
+    /// How a controllora/ folder is stored.
+    public enum ControlLoRAStorage: String, Sendable, CaseIterable {
+        /// Its own tensors and LoRA factors under `controllora.`; loaders merge them over the
+        /// pack's UNet encoder.
+        case separate
+        /// A full ControlNet under `controlnet.`, the LoRA merged into a copy of the encoder.
+        case merged
+    }
 
-    public init(weights: Weights = .float32) {
+    public var weights: Weights
+    public var controlLoRA: ControlLoRAStorage
+
+    public init(weights: Weights = .float32, controlLoRA: ControlLoRAStorage = .separate) {
         self.weights = weights
+        self.controlLoRA = controlLoRA
     }
 }
 
@@ -37,6 +51,7 @@ public enum KeptFloatReason: String, Sendable, CaseIterable {
     case notAWeight = "not a .weight of a linear or conv layer"
     case small = "fewer than 1024 elements"
     case edgeLayer = "conv_in / conv_out / quant_conv: the model's first and last layers"
+    case loraFactor = "LoRA factor (lora_A/B, lora_down/up): small, and rank-limited already"
     case conditioning = "prompt embedding: an input, not a weight"
 }
 
@@ -66,10 +81,23 @@ public struct ConversionReport: Sendable {
         public let crc32: UInt32
     }
 
+    /// The control model's tensor bytes in both ControlLoRA forms, at the pack's storage
+    /// (data rounded up to the 64-byte alignment; table entries left out).
+    public struct ControlLoRASizes: Sendable {
+        public let stored: ConversionOptions.ControlLoRAStorage
+        /// The ControlLoRA file's own tensors and LoRA factors.
+        public let separateBytes: Int
+        /// A full ControlNet: the UNet encoder copy with the LoRA merged, plus the own tensors.
+        public let mergedBytes: Int
+    }
+
     public let output: String
     public let weights: ConversionOptions.Weights
-    /// "controlnet", "controllora (LoRA merged)" or nil without a control model.
+    /// "controlnet", "controllora (LoRA separate)", "controllora (LoRA merged)" or nil without
+    /// a control model.
     public let control: String?
+    /// Both ControlLoRA forms' sizes, nil without a controllora/ folder.
+    public let controlLoRASizes: ControlLoRASizes?
     public let sourceFiles: [SourceFile]
     /// Bytes of the converted tensors at f32 (the VAE decoder excluded).
     public let float32Bytes: Int
@@ -134,8 +162,8 @@ public enum PackConverter {
         metadata["unet_config"] = try folder.jsonObject("unet/config.json")
         try builder.add(component: "unet.", from: unet)
 
-        let control = try addControl(folder: folder, unet: unet, builder: &builder,
-                                     metadata: &metadata)
+        let control = try addControl(folder: folder, unet: unet, storage: options.controlLoRA,
+                                     builder: &builder, metadata: &metadata)
 
         let vae = try WeightStore(folder: folder.join("vae"))
         _ = try WeightStore.readConfig(VAEConfig.self, folder: folder.join("vae"))
@@ -161,15 +189,16 @@ public enum PackConverter {
             ?? 0
         return ConversionReport(
             output: output, weights: options.weights, control: control.kind,
+            controlLoRASizes: control.sizes,
             sourceFiles: sources, float32Bytes: builder.float32Bytes,
             packBytes: packBytes, layers: builder.layers, keptFloat: builder.keptFloat)
     }
 
-    /// Adds controlnet/ as it is, or controllora/ merged over the UNet's encoder weights.
+    /// Adds controlnet/ as it is, or controllora/ separate or merged over the UNet encoder.
     private static func addControl(
-        folder: ModelFolder, unet: WeightStore, builder: inout PackBuilder,
-        metadata: inout [String: Any]
-    ) throws -> (kind: String?, files: [String]) {
+        folder: ModelFolder, unet: WeightStore, storage: ConversionOptions.ControlLoRAStorage,
+        builder: inout PackBuilder, metadata: inout [String: Any]
+    ) throws -> (kind: String?, files: [String], sizes: ConversionReport.ControlLoRASizes?) {
         for name in ["controlnet", "controllora"] where folder.exists(name) {
             let path = folder.join(name)
             let store = try WeightStore(folder: path)
@@ -179,17 +208,37 @@ public enum PackConverter {
             if name == "controlnet" {
                 metadata["controlnet_source"] = ["folder": name]
                 try builder.add(component: "controlnet.", from: store)
-                return ("controlnet", store.filePaths)
+                return ("controlnet", store.filePaths, nil)
             }
-            // FIXME: only the merged form is written, the simpler one and what every loader
-            // reads today; so packs of several ControlLoRAs over one UNet repeat its encoder.
+            // The merged source also checks every LoRA tensor against the UNet encoder, so a
+            // separate pack holds only factors a loader can merge.
             let alpha = (config["lora_alpha"] as? NSNumber)?.floatValue
             let merged = try ControlLoRAWeights(unet: unet, lora: store, alpha: alpha)
-            metadata["controlnet_source"] = ["folder": name, "lora": "merged"]
-            try builder.add(component: "controlnet.", from: merged)
-            return ("controllora (LoRA merged)", store.filePaths)
+            let sizes = ConversionReport.ControlLoRASizes(
+                stored: storage, separateBytes: builder.estimatedBytes(of: store),
+                mergedBytes: builder.estimatedBytes(of: merged))
+            var source: [String: Any] = ["folder": name, "lora": storage.rawValue]
+            switch storage {
+            case .separate:
+                source["lora_alpha"] = alpha.map { NSNumber(value: $0) }
+                source["lora_rank"] = (config["lora_rank"] as? NSNumber)?.intValue
+                    ?? loraRank(store)
+                try builder.add(component: PackModels.controlLoRAPrefix, from: store)
+            case .merged:
+                try builder.add(component: PackModels.controlNetPrefix, from: merged)
+            }
+            metadata["controlnet_source"] = source
+            return ("controllora (LoRA \(storage.rawValue))", store.filePaths, sizes)
         }
-        return (nil, [])
+        return (nil, [], nil)
+    }
+
+    /// The rank of the first LoRA down factor (lora_A or lora_down [r, in]) of `lora`.
+    private static func loraRank(_ lora: any WeightSource) -> Int? {
+        let down = lora.names.sorted().first {
+            $0.hasSuffix(".lora_A.weight") || $0.hasSuffix(".lora_down.weight")
+        }
+        return down.flatMap { lora.shape($0)?.first }
     }
 
     /// The `encoder_hidden_states` [1, L, D] of prompt_embedding.safetensors.
@@ -304,8 +353,31 @@ private struct PackBuilder {
         }
     }
 
+    /// Bytes the tensors of `source` would take in the data section under this storage, from
+    /// their shapes alone (nothing is read or stored).
+    func estimatedBytes(of source: any WeightSource) -> Int {
+        func aligned(_ bytes: Int) -> Int {
+            (bytes + PackFormat.dataAlignment - 1) / PackFormat.dataAlignment
+                * PackFormat.dataAlignment
+        }
+        return source.names.reduce(0) { total, name in
+            guard let shape = source.shape(name) else { return total }
+            let count = Tensor.elementCount(shape)
+            switch weights {
+            case .float32: return total + aligned(4 * count)
+            case .float16: return total + aligned(2 * count)
+            case .int8PerChannel:
+                guard Self.keepFloatReason(key: name, shape: shape) == nil else {
+                    return total + aligned(2 * count)
+                }
+                return total + aligned(count) + aligned(4 * shape[0])
+            }
+        }
+    }
+
     /// Why `key` stays floating point in an int8 pack, or nil when it is quantised.
     static func keepFloatReason(key: String, shape: [Int]) -> KeptFloatReason? {
+        if key.contains(".lora_") { return .loraFactor }
         if shape.count < 2 { return .vector }
         guard key.hasSuffix(".weight"), shape.count == 2 || shape.count == 4 else {
             return .notAWeight
@@ -355,8 +427,8 @@ private struct PackBuilder {
                 + "scale = max|w| / 127, q = clamp(round half away from zero (w / scale), "
                 + "-127, 127); scales in <tensor>.scales"
             object["kept_float16"] = "1-D tensors, tensors under "
-                + "\(PackConverter.smallestQuantisedCount) elements, and the conv_in, conv_out "
-                + "and quant_conv layers"
+                + "\(PackConverter.smallestQuantisedCount) elements, LoRA factors, and the "
+                + "conv_in, conv_out and quant_conv layers"
         }
         return object
     }

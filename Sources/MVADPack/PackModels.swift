@@ -24,6 +24,8 @@ public enum PackModels {
     /// Metadata keys of the component configs and the tensor prefixes of their weights.
     public static let unetKey = "unet_config", unetPrefix = "unet."
     public static let controlNetKey = "controlnet_config", controlNetPrefix = "controlnet."
+    /// A ControlLoRA stored separate: its own file's tensors, merged over `unetPrefix` on load.
+    public static let controlSourceKey = "controlnet_source", controlLoRAPrefix = "controllora."
     public static let vaeKey = "vae_config", vaePrefix = "vae."
     public static let promptTensor = "prompt.encoder_hidden_states"
 
@@ -33,12 +35,29 @@ public enum PackModels {
             config: config, weights: PackWeights(pack: pack, prefix: unetPrefix))
     }
 
-    /// The ControlNet (or merged ControlLoRA), or nil when the pack holds none.
+    /// The ControlNet, or the ControlLoRA (stored merged, or separate and merged here over the
+    /// pack's UNet encoder), or nil when the pack holds none.
     public static func controlNet(pack: PackFile) throws -> ControlNetModel? {
-        guard pack.metadataObject()[controlNetKey] != nil else { return nil }
+        let metadata = pack.metadataObject()
+        guard metadata[controlNetKey] != nil else { return nil }
         let config = try self.config(UNetConfig.self, key: controlNetKey, pack: pack)
-        return try ControlNetModel(
-            config: config, weights: PackWeights(pack: pack, prefix: controlNetPrefix))
+        let source = metadata[controlSourceKey] as? [String: Any] ?? [:]
+        let lora = source["lora"].map { "\($0)" }
+        if lora == nil || lora == "merged" {
+            return try ControlNetModel(
+                config: config, weights: PackWeights(pack: pack, prefix: controlNetPrefix))
+        }
+        guard lora == "separate" else {
+            throw PackModelError.invalidConfig(
+                path: pack.path, key: controlSourceKey, field: "lora",
+                problem: "is '\(lora ?? "")', expected 'separate' or 'merged'; the pack was "
+                    + "written by a newer converter")
+        }
+        let alpha = (source["lora_alpha"] as? NSNumber)?.floatValue
+        let weights = try ControlLoRAWeights(
+            unet: PackWeights(pack: pack, prefix: unetPrefix),
+            lora: PackWeights(pack: pack, prefix: controlLoRAPrefix), alpha: alpha)
+        return try ControlNetModel(config: config, weights: weights)
     }
 
     public static func vaeEncoder(pack: PackFile) throws -> VAEEncoder {

@@ -1,14 +1,14 @@
 // PackWeights: the tensors of one component of a pack (all names under a prefix such as
-// "unet.") served as a WeightSource, every tensor widened or dequantised to Float32.
+// "unet.") served as a WeightSource: int8 weights as stored, or any tensor as Float32.
 
 import MVADEngine
 
 /// One component of a pack, seen through the `WeightSource` protocol the model ports load from.
 ///
-/// f32 and f16 tensors are returned as stored (f16 widened exactly). int8 tensors are
-/// dequantised here, `real = Float(q) * scale`, so every model runs from any pack today.
-/// FIXME(perf): int8 weights are widened to Float32 on load, because the engine's layers hold
-/// Float32 weights; the int8 execution path will take the stored bytes and scales instead.
+/// `quantized(_:)` hands out per-output-channel int8 tensors as stored, which the model
+/// loaders turn into int8 layers. `tensor(_:)` returns f32 and f16 tensors as stored (f16
+/// widened exactly) and dequantises int8 ones, `real = Float(q) * scale`, for callers that
+/// need floats. Blockwise int8 (blocks of 32) has no int8 layer and is always dequantised.
 public struct PackWeights: WeightSource {
     public let pack: PackFile
     /// The key prefix of the component, e.g. "unet."; names are served without it.
@@ -37,6 +37,31 @@ public struct PackWeights: WeightSource {
         case .int8PerChannel, .int8Blocks32:
             return try dequantised(entry)
         }
+    }
+
+    /// The int8 values and per-row scales of a per-output-channel tensor; nil for others.
+    /// A row of scale 0 (the converter's mark of an all-zero channel) dequantises to zeros
+    /// whatever its values, so it is served as zeros with scale 1, the engine's convention.
+    public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
+        let entry = try pack.requireEntry(prefix + name)
+        guard entry.quantization == .int8PerChannel else { return nil }
+        var scales = try pack.floatTensor(entry.scalesName).scalars
+        let count = entry.elementCount
+        var values = try pack.withUnsafeBytes(entry.name) { bytes in
+            [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if let destination = buffer.baseAddress, let source = bytes.baseAddress {
+                    UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count)
+                }
+                initialized = count
+            }
+        }
+        let run = count / max(scales.count, 1)
+        for row in scales.indices where scales[row] == 0 {
+            scales[row] = 1
+            values.replaceSubrange((row * run)..<((row + 1) * run),
+                                   with: repeatElement(0, count: run))
+        }
+        return (values, scales)
     }
 
     /// An int8 tensor times its scales. The open check guarantees i8 values, f32 or f16 scales

@@ -13,10 +13,11 @@ final class ConvertTests: PackTestCase {
         .appendingPathComponent("MVADInspectTests/Fixtures/pipeline/models").path
 
     /// Relative L2 limits against the folder's models. f16: exact, since the fixture's weights
-    /// are f16 already. int8: about twice the largest value measured on this fixture (output
-    /// 2.5e-2, worst single layer 7.6e-3).
+    /// are f16 already. int8: about twice the largest value measured on this fixture with the
+    /// layers running on int8 weights and int8 activations (output 4.4e-2 at the ControlNet's
+    /// mid residual; weights-only int8 gave 2.5e-2; worst single layer 7.6e-3).
     static let float16Limit = 0.0
-    static let int8Limit = 5e-2
+    static let int8Limit = 8e-2
     static let int8LayerLimit = 1.5e-2
 
     /// The outputs compared: UNet noise prediction, ControlNet mid residual, VAE latent.
@@ -203,12 +204,14 @@ final class ConvertTests: PackTestCase {
     func testControlLoRAIsStoredMergedAndOldVAEKeysModernised() throws {
         let model = try controlLoRAModelFolder()
         let output = path("lora.mvad")
-        let report = try PackConverter.convert(modelFolder: model, output: output)
+        let report = try PackConverter.convert(
+            modelFolder: model, output: output, options: ConversionOptions(controlLoRA: .merged))
         let pack = try PackFile(path: output)
         XCTAssertEqual(report.control, "controllora (LoRA merged)")
         let metadata = pack.metadataObject()
         XCTAssertEqual(metadata["controlnet_source"] as? [String: String],
                        ["folder": "controllora", "lora": "merged"])
+        XCTAssertEqual(report.controlLoRASizes?.stored, .merged)
         XCTAssertEqual((metadata["settings"] as? [String: Any])?.count, 0)
         XCTAssertFalse(pack.names.contains { $0.contains("lora") })
         XCTAssertNotNil(pack.entry("vae.encoder.mid_block.attentions.0.to_q.weight"))
@@ -233,6 +236,112 @@ final class ConvertTests: PackTestCase {
         XCTAssertEqual(try PackModels.vaeEncoder(pack: pack).encode(image, compute: c),
                        try DiffusersModels.vaeEncoder(folder: model + "/vae")
                            .encode(image, compute: c))
+    }
+
+    /// The engine's tiny fixture as a model folder with only the peft ControlLoRA file, its
+    /// golden case's prompt as prompt_embedding.safetensors, and no settings.json.
+    func separateLoRAModelFolder() throws -> (model: String, golden: SafeTensorsFile) {
+        let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("MVADEngineTests/Fixtures/tiny").path
+        let golden = try SafeTensorsFile(path: tiny + "/cases/controllora.safetensors")
+        let model = path("separate-lora-model")
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: model + "/controllora",
+                                    withIntermediateDirectories: true)
+        for name in ["unet", "vae"] {
+            try manager.createSymbolicLink(atPath: model + "/" + name,
+                                           withDestinationPath: tiny + "/" + name)
+        }
+        for file in ["config.json", "diffusion_pytorch_model.safetensors"] {
+            try manager.createSymbolicLink(atPath: model + "/controllora/" + file,
+                                           withDestinationPath: tiny + "/controllora/" + file)
+        }
+        // The case holds a batch of two prompts [2, 7, 32]; the pack keeps the first.
+        let contexts = try golden.tensor("encoder_hidden_states")
+        let (l, d) = (contexts.shape[1], contexts.shape[2])
+        let first = Tensor(shape: [1, l, d], scalars: Array(contexts.scalars.prefix(l * d)))
+        try SafeTensorsWriter.write([(name: "encoder_hidden_states", tensor: first)],
+                                    to: model + "/prompt_embedding.safetensors")
+        return (model, golden)
+    }
+
+    func testControlLoRAIsStoredSeparateByDefaultAndRunsBitIdentical() throws {
+        let (model, golden) = try separateLoRAModelFolder()
+        let output = path("lora-separate.mvad")
+        let report = try PackConverter.convert(modelFolder: model, output: output)
+        let pack = try PackFile(path: output)
+        XCTAssertEqual(report.control, "controllora (LoRA separate)")
+        XCTAssertEqual(try pack.verify().tensorCount, pack.entries.count)
+
+        let source = try XCTUnwrap(pack.metadataObject()["controlnet_source"] as? [String: Any])
+        XCTAssertEqual(source["folder"] as? String, "controllora")
+        XCTAssertEqual(source["lora"] as? String, "separate")
+        XCTAssertEqual((source["lora_alpha"] as? NSNumber)?.floatValue, 8)
+        XCTAssertEqual((source["lora_rank"] as? NSNumber)?.intValue, 4)
+
+        // Exactly the ControlLoRA file's tensors under controllora., and no encoder copy.
+        let file = try WeightStore(folder: model + "/controllora")
+        XCTAssertEqual(PackWeights(pack: pack, prefix: "controllora.").names.sorted(),
+                       file.names.sorted())
+        XCTAssertTrue(file.names.contains { $0.hasSuffix(".lora_A.weight") })
+        XCTAssertFalse(pack.names.contains { $0.hasPrefix("controlnet.") })
+
+        let c = Compute(threads: 1)
+        let sample = try golden.tensor("sample")
+        let timesteps = try golden.tensor("timestep").scalars
+        let context = try golden.tensor("encoder_hidden_states")
+        let condition = try golden.tensor("controlnet_cond")
+        let scale = try golden.tensor("conditioning_scale").scalars[0]
+        let expected = try DiffusersModels.controlLoRA(folder: model + "/controllora",
+                                                       unetFolder: model + "/unet")
+        let actual = try XCTUnwrap(try PackModels.controlNet(pack: pack))
+        let a = try actual(sample: sample, timesteps: timesteps, context: context,
+                           condition: condition, scale: scale, compute: c)
+        let b = try expected(sample: sample, timesteps: timesteps, context: context,
+                             condition: condition, scale: scale, compute: c)
+        XCTAssertEqual(a.mid, b.mid)
+        XCTAssertEqual(a.down, b.down)
+        XCTAssertEqual(try PackModels.promptEmbedding(pack: pack).scalars,
+                       Array(context.scalars.prefix(context.count / context.shape[0])))
+    }
+
+    func testSeparateControlLoRAPackIsSmallerThanMergedAndReportsBoth() throws {
+        let (model, _) = try separateLoRAModelFolder()
+        for weights in ConversionOptions.Weights.allCases {
+            let separate = try PackConverter.convert(
+                modelFolder: model, output: path("separate-\(weights.rawValue).mvad"),
+                options: ConversionOptions(weights: weights))
+            let merged = try PackConverter.convert(
+                modelFolder: model, output: path("merged-\(weights.rawValue).mvad"),
+                options: ConversionOptions(weights: weights, controlLoRA: .merged))
+            XCTAssertLessThan(separate.packBytes, merged.packBytes, weights.rawValue)
+
+            // Both reports estimate both forms alike; their difference is the packs'
+            // difference, but for the table entries the estimate leaves out.
+            let sizes = try XCTUnwrap(separate.controlLoRASizes)
+            let other = try XCTUnwrap(merged.controlLoRASizes)
+            XCTAssertEqual(sizes.separateBytes, other.separateBytes)
+            XCTAssertEqual(sizes.mergedBytes, other.mergedBytes)
+            let saved = merged.packBytes - separate.packBytes
+            XCTAssertLessThanOrEqual(sizes.mergedBytes - sizes.separateBytes, saved)
+            XCTAssertGreaterThan(sizes.mergedBytes - sizes.separateBytes, saved * 8 / 10)
+        }
+    }
+
+    func testInt8SeparateControlLoRAKeepsLoRAFactorsFloat16() throws {
+        let (model, _) = try separateLoRAModelFolder()
+        let output = path("lora-int8.mvad")
+        let report = try PackConverter.convert(
+            modelFolder: model, output: output,
+            options: ConversionOptions(weights: .int8PerChannel))
+        let pack = try PackFile(path: output)
+        let factors = pack.entries.filter { $0.name.contains(".lora_") }
+        XCTAssertFalse(factors.isEmpty)
+        XCTAssertTrue(factors.allSatisfy { $0.dtype == .float16 })
+        let reasons = Dictionary(report.keptFloat.map { ($0.name, $0.reason) }) { a, _ in a }
+        XCTAssertTrue(factors.allSatisfy { reasons[$0.name] == .loraFactor })
+        XCTAssertNotNil(try PackModels.controlNet(pack: pack))
     }
 
     func testPerChannelRoundingIsHalfAwayFromZeroWithClamping() {

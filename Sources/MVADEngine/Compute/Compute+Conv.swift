@@ -12,6 +12,7 @@ extension Compute {
 
     /// Convolves x [N, Cin, H, W] with `conv` -> [N, Cout, Ho, Wo].
     public func conv2d(_ x: Tensor, _ conv: Conv2d) -> Tensor {
+        if let int8 = QuantizedConv2d(holding: conv) { return conv2d(x, int8) }
         precondition(x.rank == 4, "conv2d expects NCHW input, got \(x.shape)")
         let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         precondition(cin == conv.inChannels,

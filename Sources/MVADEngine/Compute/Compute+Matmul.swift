@@ -21,6 +21,7 @@ extension Compute {
     /// Many rows: tasks take fixed blocks of rows. Few rows (a prompt, a time embedding):
     /// tasks take fixed blocks of output features instead.
     public func linear(_ x: Tensor, _ layer: Linear) -> Tensor {
+        if let matrix = layer.quantized { return linear(x, QuantizedLinear(matrix: matrix)) }
         let (inFeatures, outFeatures) = (layer.inFeatures, layer.outFeatures)
         precondition(x.shape.last == inFeatures,
                      "linear expects last dim \(inFeatures), got shape \(x.shape)")

@@ -4,6 +4,7 @@
 public enum ReferenceKernels {
     /// Direct convolution, accumulated in Double.
     public static func conv2d(_ x: Tensor, _ conv: Conv2d) -> Tensor {
+        if let int8 = QuantizedConv2d(holding: conv) { return ReferenceQuantized.conv2d(x, int8) }
         let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let g = ConvGeometry(height: h, width: w, channels: cin, conv: conv)
         let (cout, ho, wo) = (conv.outChannels, g.outHeight, g.outWidth)
@@ -37,6 +38,9 @@ public enum ReferenceKernels {
 
     /// x [..., in] W^T + b, accumulated in Double.
     public static func linear(_ x: Tensor, _ layer: Linear) -> Tensor {
+        if let matrix = layer.quantized {
+            return ReferenceQuantized.linear(x, QuantizedLinear(matrix: matrix))
+        }
         let (input, output) = (layer.inFeatures, layer.outFeatures)
         let rows = x.count / input
         var out = [Float](repeating: 0, count: rows * output)

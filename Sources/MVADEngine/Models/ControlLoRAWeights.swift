@@ -111,6 +111,13 @@ public struct ControlLoRAWeights: WeightSource {
         if Self.ownPrefixes.contains(where: name.hasPrefix) { return own.shape(name) }
         return base.shape(name)
     }
+
+    /// Int8 weights pass through as stored, except those a LoRA delta changes: `tensor(_:)`
+    /// merges those in float.
+    public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
+        if Self.ownPrefixes.contains(where: name.hasPrefix) { return try own.quantized(name) }
+        return deltas[name] == nil ? try base.quantized(name) : nil
+    }
 }
 
 extension LoRADelta {

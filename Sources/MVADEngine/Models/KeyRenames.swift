@@ -42,6 +42,10 @@ public struct RenamedWeights: WeightSource {
     public func shape(_ name: String) -> [Int]? {
         base.shape(storedName[name] ?? name)
     }
+
+    public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
+        try base.quantized(storedName[name] ?? name)
+    }
 }
 
 import Foundation

@@ -2,12 +2,20 @@
 // Each mirrors a torch.nn module (Conv2d, Linear, GroupNorm, LayerNorm).
 
 /// torch.nn.Conv2d with groups = 1. Weight [Cout, Cin, kH, kW], optional bias [Cout].
+///
+/// Loaded from an int8 pack, the layer holds its weights as `quantized` [Cout, Cin * kH * kW]
+/// instead (bias folded in), `weight` is an empty placeholder, and `Compute.conv2d` runs the
+/// int8 path.
 public struct Conv2d: Sendable {
     public var weight: Tensor
     public var bias: Tensor?
     public var stride: Int
     /// Zero padding added before the convolution: top, left, bottom, right.
     public var padding: (top: Int, left: Int, bottom: Int, right: Int)
+    /// Int8 weights with one scale per output channel, or nil for a float layer.
+    public private(set) var quantized: QuantizedMatrix?
+    /// [Cout, Cin, kH, kW] of the int8 weights; unused (empty) for a float layer.
+    private var quantizedShape: [Int] = []
 
     public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) {
         self.init(weight: weight, bias: bias, stride: stride,
@@ -24,16 +32,37 @@ public struct Conv2d: Sendable {
         self.padding = padding
     }
 
-    public var outChannels: Int { weight.shape[0] }
-    public var inChannels: Int { weight.shape[1] }
-    public var kernelHeight: Int { weight.shape[2] }
-    public var kernelWidth: Int { weight.shape[3] }
+    /// A convolution on int8 weights `matrix` [Cout, Cin * kH * kW]; its bias is the matrix's.
+    public init(quantized matrix: QuantizedMatrix, inChannels: Int, kernelHeight: Int,
+                kernelWidth: Int, stride: Int = 1, padding: Int = 0) {
+        precondition(matrix.columns == inChannels * kernelHeight * kernelWidth,
+                     "int8 conv matrix has \(matrix.columns) columns, expected "
+                        + "\(inChannels) x \(kernelHeight) x \(kernelWidth)")
+        weight = Tensor(shape: [0], scalars: [])
+        bias = Tensor(shape: [matrix.rows], scalars: matrix.bias)
+        self.stride = stride
+        self.padding = (padding, padding, padding, padding)
+        quantized = matrix
+        quantizedShape = [matrix.rows, inChannels, kernelHeight, kernelWidth]
+    }
+
+    /// [Cout, Cin, kH, kW], whichever way the weights are held.
+    public var weightShape: [Int] { quantized == nil ? weight.shape : quantizedShape }
+    public var outChannels: Int { weightShape[0] }
+    public var inChannels: Int { weightShape[1] }
+    public var kernelHeight: Int { weightShape[2] }
+    public var kernelWidth: Int { weightShape[3] }
 }
 
 /// torch.nn.Linear. Weight [out, in], optional bias [out].
+///
+/// Loaded from an int8 pack, the layer holds `quantized` [out, in] instead (bias folded in),
+/// `weight` is an empty placeholder, and `Compute.linear` runs the int8 path.
 public struct Linear: Sendable {
     public var weight: Tensor
     public var bias: Tensor?
+    /// Int8 weights with one scale per output feature, or nil for a float layer.
+    public private(set) var quantized: QuantizedMatrix?
 
     public init(weight: Tensor, bias: Tensor?) {
         precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
@@ -42,8 +71,15 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
-    public var outFeatures: Int { weight.shape[0] }
-    public var inFeatures: Int { weight.shape[1] }
+    /// A linear layer on int8 weights `matrix` [out, in]; its bias is the matrix's.
+    public init(quantized matrix: QuantizedMatrix) {
+        weight = Tensor(shape: [0], scalars: [])
+        bias = Tensor(shape: [matrix.rows], scalars: matrix.bias)
+        quantized = matrix
+    }
+
+    public var outFeatures: Int { quantized?.rows ?? weight.shape[0] }
+    public var inFeatures: Int { quantized?.columns ?? weight.shape[1] }
 }
 
 /// torch.nn.GroupNorm with affine weight and bias [C].

@@ -10,6 +10,15 @@ public protocol WeightSource: Sendable {
     func tensor(_ name: String) throws -> Tensor
     /// The stored shape of `name`, or nil when absent; cheap (no data is read).
     func shape(_ name: String) -> [Int]?
+    /// The int8 values (row-major, outermost dimension = rows) and one scale per row of
+    /// `name` when it is stored quantised per output channel, so that a layer can run on them
+    /// as stored; nil for anything else, where `tensor(_:)` serves the weights.
+    func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])?
+}
+
+extension WeightSource {
+    /// Sources that store no int8 weights serve every tensor through `tensor(_:)`.
+    public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? { nil }
 }
 
 /// Why a model could not be built from its config and weights.
@@ -19,6 +28,7 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case unsupportedConfig(component: String, field: String, found: String, supported: String)
     case invalidConfig(component: String, field: String, problem: String)
     case invalidLoRA(component: String, name: String, problem: String)
+    case invalidQuantized(component: String, name: String, problem: String)
 
     public var description: String {
         switch self {
@@ -33,6 +43,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             return "\(component): config field '\(field)' \(problem)"
         case let .invalidLoRA(component, name, problem):
             return "\(component): LoRA tensor '\(name)' \(problem)"
+        case let .invalidQuantized(component, name, problem):
+            return "\(component): int8 tensor '\(name)' cannot be used: \(problem)"
         }
     }
 }
@@ -62,8 +74,8 @@ struct ModuleLoader {
         source.shape(key(name)) != nil
     }
 
-    /// The tensor `name` (relative to the prefix), which must have shape `expected`.
-    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+    /// The full key of `name` (relative to the prefix), whose stored shape must be `expected`.
+    func checkedKey(_ name: String, shape expected: [Int]) throws -> String {
         let full = key(name)
         guard let found = source.shape(full) else {
             throw ModelLoadError.missingTensor(component: component, name: full)
@@ -72,31 +84,65 @@ struct ModuleLoader {
             throw ModelLoadError.shapeMismatch(
                 component: component, name: full, found: found, expected: expected)
         }
-        return try source.tensor(full)
+        return full
+    }
+
+    /// The tensor `name` (relative to the prefix), which must have shape `expected`.
+    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+        try source.tensor(checkedKey(name, shape: expected))
+    }
+
+    /// The weight `name` of shape `expected` as int8 rows [expected[0], rest] with `bias`
+    /// folded in, when the source stores it so; nil when it holds floats.
+    func quantizedWeight(_ name: String, shape expected: [Int],
+                         bias: Tensor?) throws -> QuantizedMatrix? {
+        let full = try checkedKey(name, shape: expected)
+        guard let (values, scales) = try source.quantized(full) else { return nil }
+        let rows = expected[0]
+        do {
+            return try QuantizedMatrix(values: values, scales: scales, rows: rows,
+                                       columns: values.count / max(rows, 1), bias: bias?.scalars)
+        } catch {
+            throw ModelLoadError.invalidQuantized(component: component, name: full,
+                                                  problem: error.description)
+        }
     }
 
     func conv(_ name: String, out: Int, in input: Int, kernel: Int, stride: Int = 1,
               padding: Int? = nil, bias: Bool = true) throws -> Conv2d {
-        let weight = try tensor(name + ".weight", shape: [out, input, kernel, kernel])
+        let shape = [out, input, kernel, kernel]
+        _ = try checkedKey(name + ".weight", shape: shape)
         let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
-        return Conv2d(weight: weight, bias: b, stride: stride, padding: padding ?? (kernel - 1) / 2)
+        let pad = padding ?? (kernel - 1) / 2
+        if let matrix = try quantizedWeight(name + ".weight", shape: shape, bias: b) {
+            return Conv2d(quantized: matrix, inChannels: input, kernelHeight: kernel,
+                          kernelWidth: kernel, stride: stride, padding: pad)
+        }
+        return Conv2d(weight: try tensor(name + ".weight", shape: shape), bias: b,
+                      stride: stride, padding: pad)
     }
 
     func linear(_ name: String, out: Int, in input: Int, bias: Bool = true) throws -> Linear {
-        let weight = try tensor(name + ".weight", shape: [out, input])
-        let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
-        return Linear(weight: weight, bias: b)
+        try projection(name, shape: [out, input], bias: bias)
     }
 
     /// A 1x1 projection stored either as Linear [out, in] or as Conv2d [out, in, 1, 1].
     func pointwise(_ name: String, out: Int, in input: Int, bias: Bool = true) throws -> Linear {
-        let full = key(name + ".weight")
-        if let shape = source.shape(full), shape.count == 4 {
-            let weight = try tensor(name + ".weight", shape: [out, input, 1, 1])
-            let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
-            return Linear(weight: weight.reshaped([out, input]), bias: b)
+        let stored = source.shape(key(name + ".weight"))
+        let shape = stored?.count == 4 ? [out, input, 1, 1] : [out, input]
+        return try projection(name, shape: shape, bias: bias)
+    }
+
+    /// A Linear [out, in] from a weight of `shape`, [out, in] or [out, in, 1, 1].
+    private func projection(_ name: String, shape: [Int], bias: Bool) throws -> Linear {
+        let (out, input) = (shape[0], shape[1])
+        _ = try checkedKey(name + ".weight", shape: shape)
+        let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
+        if let matrix = try quantizedWeight(name + ".weight", shape: shape, bias: b) {
+            return Linear(quantized: matrix)
         }
-        return try linear(name, out: out, in: input, bias: bias)
+        let weight = try tensor(name + ".weight", shape: shape)
+        return Linear(weight: weight.reshaped([out, input]), bias: b)
     }
 
     func groupNorm(_ name: String, channels: Int, groups: Int, eps: Float) throws -> GroupNorm {

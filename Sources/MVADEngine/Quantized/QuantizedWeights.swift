@@ -118,16 +118,25 @@ public struct QuantizedMatrix: Sendable {
         self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias)
     }
 
-    /// The weights of a torch.nn.Linear [out, in].
+    /// The weights of a torch.nn.Linear [out, in]; a layer holding int8 weights gives those.
     public init(_ layer: Linear) {
+        if let matrix = layer.quantized {
+            self = matrix
+            return
+        }
         self.init(weights: layer.weight.scalars, rows: layer.outFeatures,
                   columns: layer.inFeatures, bias: layer.bias?.scalars)
     }
 
     /// The weights of a Conv2d [Cout, Cin, kH, kW] as [Cout, Cin * kH * kW]. Column
     /// (c * kH + ky) * kW + kx is the unfolded patch row of ConvGeometry.unfold, which is the
-    /// contiguous weight layout, so no reordering is needed.
+    /// contiguous weight layout, so no reordering is needed. A layer holding int8 weights
+    /// gives those.
     public init(_ conv: Conv2d) {
+        if let matrix = conv.quantized {
+            self = matrix
+            return
+        }
         self.init(weights: conv.weight.scalars, rows: conv.outChannels,
                   columns: conv.inChannels * conv.kernelHeight * conv.kernelWidth,
                   bias: conv.bias?.scalars)
@@ -214,4 +223,11 @@ public struct QuantizedConv2d: Sendable {
     }
 
     public var outChannels: Int { matrix.rows }
+
+    /// The int8 view of a convolution that holds int8 weights; nil for a float one.
+    init?(holding conv: Conv2d) {
+        guard let matrix = conv.quantized else { return nil }
+        self.init(matrix: matrix, inChannels: conv.inChannels, kernelHeight: conv.kernelHeight,
+                  kernelWidth: conv.kernelWidth, stride: conv.stride, padding: conv.padding)
+    }
 }

@@ -15,20 +15,28 @@ enum ConvertCommand: Command {
         OptionSpec(name: "-o", value: "PACK", help: "the pack to write (replaced atomically)"),
         OptionSpec(name: "--weights", value: "f32|f16|int8",
                    help: "how weights are stored (default f32, lossless)"),
+        OptionSpec(name: "--controllora", value: "separate|merged",
+                   help: "a ControlLoRA as its own file over the shared UNet (default), or "
+                       + "merged into a full ControlNet"),
     ]
 
     static let help = helpText(
-        usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8]",
+        usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
+            + "[--controllora separate|merged]",
         summary: summary, specs: specs, details: """
-        The pack holds unet.*, controlnet.* (a ControlLoRA is stored with its LoRA merged),
-        vae.* (encoder and quant_conv only) and prompt.encoder_hidden_states, with the three
-        config.json objects, settings.json and the CRC-32 of every source file in its metadata.
+        The pack holds unet.*, controlnet.* or controllora.*, vae.* (encoder and quant_conv
+        only) and prompt.encoder_hidden_states, with the three config.json objects,
+        settings.json and the CRC-32 of every source file in its metadata. A ControlLoRA is
+        stored separate by default: its own file's tensors under controllora.*, merged over
+        the unet.* encoder on load, so the encoder is stored once. --controllora merged
+        stores a full ControlNet instead; the report gives the size of both forms.
         Pickled checkpoints (.bin, .ckpt, .pt) are refused: convert them to safetensors first.
 
         int8 stores every linear and conv weight of 1024 or more elements as int8 with one f32
-        scale per output channel; biases, norms, smaller tensors and the conv_in, conv_out and
-        quant_conv layers stay f16. The report lists the ten layers with the largest relative
-        L2 error ||stored - original|| / ||original|| and the layers kept in floating point.
+        scale per output channel; biases, norms, smaller tensors, LoRA factors and the conv_in,
+        conv_out and quant_conv layers stay f16. The report lists the ten layers with the
+        largest relative L2 error ||stored - original|| / ||original|| and the layers kept in
+        floating point.
         """)
 
     static func run(_ arguments: [String]) throws {
@@ -39,9 +47,13 @@ enum ConvertCommand: Command {
         let choices = ConversionOptions.Weights.allCases.map(\.rawValue)
         let choice = try args.choice("--weights", from: choices, default: "f32") ?? "f32"
         let weights = ConversionOptions.Weights(rawValue: choice) ?? .float32
+        let forms = ConversionOptions.ControlLoRAStorage.allCases.map(\.rawValue)
+        let form = try args.choice("--controllora", from: forms, default: "separate")
+        let storage = form.flatMap(ConversionOptions.ControlLoRAStorage.init) ?? .separate
 
-        let report = try PackConverter.convert(
-            modelFolder: model, output: output, options: ConversionOptions(weights: weights))
+        let options = ConversionOptions(weights: weights, controlLoRA: storage)
+        let report = try PackConverter.convert(modelFolder: model, output: output,
+                                               options: options)
         printSizes(report)
         printWorstLayers(report)
         printKeptFloat(report)
@@ -62,6 +74,21 @@ enum ConvertCommand: Command {
         let ratio = Double(report.packBytes) / Double(max(report.float32Bytes, 1))
         print("  pack    " + megabytes(report.packBytes)
               + String(format: "  %.1f%% of f32", 100 * ratio))
+        if let sizes = report.controlLoRASizes { printControlLoRASizes(sizes) }
+    }
+
+    private static func printControlLoRASizes(_ sizes: ConversionReport.ControlLoRASizes) {
+        let difference = megabytes(sizes.mergedBytes - sizes.separateBytes)
+            .trimmingCharacters(in: .whitespaces)
+        print("  lora    " + megabytes(sizes.separateBytes)
+              + "  ControlLoRA separate: its own tensors and LoRA factors"
+              + (sizes.stored == .separate ? " (stored)" : ""))
+        print("  merged  " + megabytes(sizes.mergedBytes)
+              + "  ControlLoRA merged: a full ControlNet"
+              + (sizes.stored == .merged ? " (stored)" : ""))
+        print(sizes.stored == .separate
+              ? "  merged would add \(difference) to the pack"
+              : "  separate would save \(difference) (--controllora separate)")
     }
 
     private static func printWorstLayers(_ report: ConversionReport) {
@@ -89,8 +116,9 @@ enum ConvertCommand: Command {
             let kept = report.keptFloat.filter { $0.reason == reason }
             guard !kept.isEmpty else { continue }
             print("  \(reason.rawValue): \(kept.count) tensor" + (kept.count == 1 ? "" : "s"))
-            // Biases and norm scales are many and expected; name only the rest, up to a limit.
-            guard reason != .vector else { continue }
+            // Biases, norm scales and LoRA factors are many and expected; name only the rest,
+            // up to a limit.
+            guard reason != .vector, reason != .loraFactor else { continue }
             for tensor in kept.prefix(listedLimit) {
                 print("    \(tensor.name) (\(tensor.dtype))")
             }
