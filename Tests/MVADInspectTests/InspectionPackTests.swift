@@ -34,4 +34,28 @@ final class InspectionPackTests: XCTestCase {
         XCTAssertEqual(actual.rgb, expected.rgb)
         XCTAssertEqual(actual.normals, expected.normals)
     }
+
+    func testABankBuiltWithOtherWeightsIsRefused() throws {
+        let folder = Self.root.appendingPathComponent("models").path
+        let output = FileManager.default.temporaryDirectory
+            .appendingPathComponent("mvad-int8-\(UUID().uuidString).mvad").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        _ = try PackConverter.convert(modelFolder: folder, output: output,
+                                      options: ConversionOptions(weights: .int8PerChannel))
+        let float = try InspectionModel.load(folder: folder)
+        let int8 = try InspectionModel.load(pack: output)
+        XCTAssertEqual(float.weights, "f32")
+        XCTAssertEqual(int8.weights, "int8")
+
+        let compute = Compute(threads: 2)
+        var builder = try BankBuilder(model: float, modality: .rgb, compute: compute)
+        let views = try XCTUnwrap(try PartFolder.part(
+            id: "000", in: Self.root.appendingPathComponent("parts/train")))
+        _ = try builder.add(try PartLoader.load(views, size: 32, modality: .rgb))
+        let banks = try builder.bankFile(coresetFraction: nil, provenance: [:])
+        XCTAssertNoThrow(try Inspector(model: float, banks: banks, modality: .rgb, compute: compute))
+        XCTAssertThrowsError(try Inspector(model: int8, banks: banks, modality: .rgb, compute: compute)) {
+            XCTAssertTrue("\($0)".contains("weights"), "\($0)")
+        }
+    }
 }

@@ -15,6 +15,8 @@ extension InspectionModel {
         return try InspectionModel(
             settings: settings, vae: try PackModels.vaeEncoder(pack: pack),
             unet: try PackModels.unet(pack: pack), control: try PackModels.controlNet(pack: pack),
-            context: try PackModels.promptEmbedding(pack: pack), source: path)
+            context: try PackModels.promptEmbedding(pack: pack), source: path,
+            weights: (pack.metadataObject()["quantisation"] as? [String: Any])?["weights"]
+                as? String ?? "unknown")
     }
 }

@@ -22,9 +22,13 @@ public struct InspectionModel: Sendable {
     public let scheduler: DDIMScheduler
     /// Where the model came from, for reports.
     public let source: String
+    /// How the weights are stored and run: "f32" for a diffusers folder, else the pack's
+    /// storage ("f32", "f16", "int8"). Features, and so banks, depend on it.
+    public let weights: String
 
     public init(settings: MethodSettings, vae: VAEEncoder, unet: UNet2DConditionModel,
-                control: ControlNetModel?, context: Tensor, source: String) throws {
+                control: ControlNetModel?, context: Tensor, source: String,
+                weights: String = "f32") throws {
         try settings.validate()
         guard context.rank == 3, context.shape[0] == 1 else {
             throw ModelFolderError.badPromptEmbedding(
@@ -42,6 +46,15 @@ public struct InspectionModel: Sendable {
         self.context = context
         self.scheduler = DDIMScheduler(settings.scheduler)
         self.source = source
+        self.weights = weights
+    }
+
+    /// What a memory bank depends on: the method's settings for `modality` and the weights
+    /// the features were computed with. A bank built otherwise is refused.
+    public func bankDependencies(for modality: Modality) -> [String: String] {
+        var dependencies = settings.bankDependencies(for: modality)
+        dependencies["weights"] = weights
+        return dependencies
     }
 
     /// Loads a model folder (layout above).

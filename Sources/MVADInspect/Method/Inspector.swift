@@ -30,7 +30,7 @@ public struct Inspector: Sendable {
     public init(model: InspectionModel, banks: BankFile, modality: Modality, compute: Compute,
                 threshold: Double? = nil) throws {
         extractor = FeatureExtractor(model: model, compute: compute)
-        let expected = model.settings.bankDependencies(for: modality)
+        let expected = model.bankDependencies(for: modality)
         for needed in Inspector.bankModalities(modality) {
             guard let bank = banks.banks[needed] else {
                 throw InspectionError.bankDoesNotFit(
@@ -109,7 +109,7 @@ public struct BankBuilder: Sendable {
     public init(model: InspectionModel, modality: Modality, compute: Compute) throws {
         extractor = FeatureExtractor(model: model, compute: compute)
         self.modality = modality
-        let settings = model.settings.bankDependencies(for: modality)
+        let settings = model.bankDependencies(for: modality)
         for m in Inspector.bankModalities(modality) {
             let channels = try Self.featureChannels(model)
             banks[m] = try MemoryBank(modality: m, channels: channels, settings: settings,
