@@ -32,7 +32,8 @@ struct CommandEntry {
 
 let commands: [CommandEntry] = [
     CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
-    CommandEntry(EvaluateCommand.self), CommandEntry(RunComponentCommand.self),
+    CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
+    CommandEntry(RunComponentCommand.self),
     CommandEntry(CompareCommand.self), CommandEntry(ConvertCommand.self),
     CommandEntry(InfoCommand.self),
     CommandEntry(VerifyCommand.self), CommandEntry(BenchCommand.self),

@@ -54,7 +54,8 @@ public struct Inspector: Sendable {
             thresholdSource = "command line"
         } else {
             self.threshold = banks.threshold
-            thresholdSource = banks.threshold == nil ? "none" : "bank file"
+            let stored = banks.provenance["threshold_source"].map { "bank file, from \($0)" }
+            thresholdSource = banks.threshold == nil ? "none" : stored ?? "bank file"
         }
         if let value = self.threshold, !(value > 0 && value.isFinite) {
             throw InspectionError.bankDoesNotFit(
