@@ -23,6 +23,9 @@ enum CalibrateCommand: Command {
                    help: "false-reject rate for the quantile strategy (default 0.01)"),
         OptionSpec(name: "-o", value: "BANK", help: "bank file to write (default: --bank, replaced)"),
         OptionSpec(name: "--csv", value: "FILE", help: "write one line per part: id,label,score,verdict"),
+        OptionSpec(name: "--plot", value: "FILE.png",
+                   help: "write the score histogram (good green, bad red, threshold white, margin "
+                       + "band shaded) and, with bad parts, the ROC curve"),
         InspectSupport.modalityOption,
         InspectSupport.threadsOption,
     ]
@@ -57,6 +60,12 @@ enum CalibrateCommand: Command {
         let output = args.string("-o") ?? bankPath
         try InspectSupport.checkWritable(output, what: "bank file")
         if let csv = args.string("--csv") { try InspectSupport.checkWritable(csv, what: "CSV file") }
+        if let plot = args.string("--plot") {
+            guard plot.lowercased().hasSuffix(".png") else {
+                throw UsageError(message: "calibrate: --plot writes a PNG; name it *.png, got \(plot)")
+            }
+            try InspectSupport.checkWritable(plot, what: "plot")
+        }
 
         var banks = try BankFile(path: bankPath)
         let model = try InspectSupport.loadModel(modelPath)
@@ -74,6 +83,11 @@ enum CalibrateCommand: Command {
         if let csv = args.string("--csv") {
             let text = ThresholdCalibration.partsCSV(good: good, bad: bad, threshold: result.threshold)
             try Data(text.utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
+        }
+        if let plot = args.string("--plot") {
+            let roc = bad.isEmpty ? [] : try ThresholdCalibration.rocCurve(good: good, bad: bad)
+            try ImageWriter.writePNG(CalibrationPicture.render(good: good, bad: bad, result: result,
+                                                               roc: roc), path: plot)
         }
         print(report(result, output: output))
     }
