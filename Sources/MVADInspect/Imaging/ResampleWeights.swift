@@ -81,4 +81,23 @@ struct ResampleWeights {
         outputHeight < inputHeight
             && inputHeight - outputHeight > 2 * (inputWidth - outputWidth)
     }
+
+    /// Runs the two separable passes in Pillow's order, skipping a pass whose size is
+    /// unchanged. `horizontal(values, rows)` resizes `rows` rows; `vertical(values, columns)`
+    /// resizes columns of an image `columns` wide.
+    static func inPillowOrder<T>(
+        _ values: [T], width: Int, height: Int, newWidth: Int, newHeight: Int,
+        horizontal: ([T], Int) -> [T], vertical: ([T], Int) -> [T]
+    ) -> [T] {
+        var values = values
+        if verticalPassFirst(inputWidth: width, inputHeight: height, outputWidth: newWidth,
+                             outputHeight: newHeight) {
+            if newHeight != height { values = vertical(values, width) }
+            if newWidth != width { values = horizontal(values, newHeight) }
+        } else {
+            if newWidth != width { values = horizontal(values, height) }
+            if newHeight != height { values = vertical(values, newWidth) }
+        }
+        return values
+    }
 }

@@ -29,14 +29,9 @@ extension Image {
             return BicubicPass.fixedPoint(input, weights: columnWeights, lines: lines)
         }
 
-        if ResampleWeights.verticalPassFirst(inputWidth: width, inputHeight: height,
-                                             outputWidth: newWidth, outputHeight: newHeight) {
-            if newHeight != height { values = vertical(values, columns: width) }
-            if newWidth != width { values = horizontal(values, rows: newHeight) }
-        } else {
-            if newWidth != width { values = horizontal(values, rows: height) }
-            if newHeight != height { values = vertical(values, columns: newWidth) }
-        }
+        values = ResampleWeights.inPillowOrder(
+            values, width: width, height: height, newWidth: newWidth, newHeight: newHeight,
+            horizontal: horizontal, vertical: vertical)
         return Image(width: newWidth, height: newHeight, channels: channels,
                      samples: .uint8(values))
     }
@@ -139,15 +134,9 @@ extension Tensor {
             return BicubicPass.float(input, weights: columnWeights, lines: lines)
         }
 
-        var values = scalars
-        if ResampleWeights.verticalPassFirst(inputWidth: width, inputHeight: height,
-                                             outputWidth: newWidth, outputHeight: newHeight) {
-            if newHeight != height { values = vertical(values, columns: width) }
-            if newWidth != width { values = horizontal(values, rows: newHeight) }
-        } else {
-            if newWidth != width { values = horizontal(values, rows: height) }
-            if newHeight != height { values = vertical(values, columns: newWidth) }
-        }
+        let values = ResampleWeights.inPillowOrder(
+            scalars, width: width, height: height, newWidth: newWidth, newHeight: newHeight,
+            horizontal: horizontal, vertical: vertical)
         return Tensor(shape: Array(shape.dropLast(2)) + [newHeight, newWidth], scalars: values)
     }
 }
