@@ -2,6 +2,7 @@
 // ReferenceQuantized (bit for bit), across thread counts (bit for bit), against the fp32
 // operators (a named error limit), and the quantisation itself on hand-computed cases.
 
+import MVADKernels
 import XCTest
 @testable import MVADEngine
 
@@ -53,6 +54,11 @@ final class QuantizedOpsTests: XCTestCase {
         ("3x3 stride 1, plane 1600", [1, 8, 40, 40], 20, 3, 1, 1),
         ("3x3 stride 2, plane 400", [1, 8, 40, 40], 16, 3, 2, 1),
         ("1x1, plane 1600", [1, 8, 40, 40], 5, 1, 1, 0),
+        // Few pixels, 80 outputs: the outputs are split (a partial 64-column block whose last
+        // 16-row panel is partial too).
+        ("3x3, 72 pixels, 80 outputs", [2, 16, 6, 6], 80, 3, 1, 1),
+        // K = 1152: each task unfolds and quantises its pixels in blocks of 56.
+        ("3x3, K 1152, 400 pixels", [1, 128, 20, 20], 24, 3, 1, 1),
     ]
 
     func testLinearMatchesTheScalarTwinBitForBit() {
@@ -73,13 +79,36 @@ final class QuantizedOpsTests: XCTestCase {
     }
 
     func testConvolutionMatchesTheScalarTwinBitForBit() {
-        for (i, (name, shape, cout, kernel, stride, padding)) in convCases.enumerated() {
-            let conv = QuantizedConv2d(convLayer(shape[1], cout, kernel: kernel, stride: stride,
-                                                 padding: padding, seed: UInt64(10 * i + 1)))
-            let x = random(shape, seed: UInt64(10 * i + 3))
-            assertBitIdentical(Compute(threads: 2).conv2d(x, conv),
-                               ReferenceQuantized.conv2d(x, conv), name)
+        // On the detected kernel path and on the scalar build of the C kernels, and with the
+        // images transposed channels-last all at once or one at a time.
+        var oneImageAtATime = Compute(threads: 2)
+        oneImageAtATime.channelsLastBudget = 1
+        for path in [mvad_kernel_path(), MVAD_PATH_SCALAR] {
+            let previous = mvad_force_kernel_path(path)
+            defer { _ = mvad_force_kernel_path(previous) }
+            for (i, (name, shape, cout, kernel, stride, padding)) in convCases.enumerated() {
+                let conv = QuantizedConv2d(convLayer(shape[1], cout, kernel: kernel,
+                                                     stride: stride, padding: padding,
+                                                     seed: UInt64(10 * i + 1)))
+                let x = random(shape, seed: UInt64(10 * i + 3))
+                let expected = ReferenceQuantized.conv2d(x, conv)
+                assertBitIdentical(Compute(threads: 2).conv2d(x, conv), expected,
+                                   "\(name), path \(path)")
+                assertBitIdentical(oneImageAtATime.conv2d(x, conv), expected,
+                                   "\(name), one image at a time, path \(path)")
+            }
         }
+    }
+
+    func testAsymmetricPaddingOfTheVAEDownsampler() {
+        // diffusers' VAE Downsample2D pads right and bottom by one, then convolves 3x3 stride 2.
+        var conv = convLayer(6, 10, kernel: 3, stride: 2, padding: 0, seed: 50)
+        conv.padding = (0, 0, 1, 1)
+        let int8 = QuantizedConv2d(conv)
+        let x = random([2, 6, 8, 10], seed: 51)
+        let out = Compute(threads: 2).conv2d(x, int8)
+        XCTAssertEqual(out.shape, [2, 10, 4, 5])
+        assertBitIdentical(out, ReferenceQuantized.conv2d(x, int8), "pad (0, 0, 1, 1)")
     }
 
     func testResultsDoNotDependOnTheThreadCount() {
@@ -94,6 +123,46 @@ final class QuantizedOpsTests: XCTestCase {
                                "linear, \(threads) threads")
             assertBitIdentical(Compute(threads: threads).conv2d(image, conv), convOne,
                                "conv, \(threads) threads")
+        }
+    }
+
+    func testFewRowsSplitByOutputsMatchOneThread() {
+        // 96 rows and 1280 outputs: 20 column tasks on 2 or 4 threads, one row task on 1.
+        let layer = QuantizedLinear(linearLayer(input: 160, output: 1280, seed: 11))
+        let tokens = random([6, 16, 160], seed: 12)
+        let conv = QuantizedConv2d(convLayer(24, 200, kernel: 3, stride: 1, padding: 1, seed: 13))
+        let image = random([6, 24, 4, 4], seed: 14)
+        let linearOne = Compute(threads: 1).linear(tokens, layer)
+        let convOne = Compute(threads: 1).conv2d(image, conv)
+        assertBitIdentical(linearOne, ReferenceQuantized.linear(tokens, layer), "linear, twin")
+        assertBitIdentical(convOne, ReferenceQuantized.conv2d(image, conv), "conv, twin")
+        for threads in [2, 4] {
+            assertBitIdentical(Compute(threads: threads).linear(tokens, layer), linearOne,
+                               "linear, \(threads) threads")
+            assertBitIdentical(Compute(threads: threads).conv2d(image, conv), convOne,
+                               "conv, \(threads) threads")
+        }
+    }
+
+    func testQuantisationKernelsMatchOnEveryPath() {
+        // Values that exercise the rounding (quarters, their neighbours), the clamp, NaN and
+        // both zeros, run through the C kernels on the scalar build and on the detected one.
+        var values: [Float] = [0, -0, .nan, 1e9, -1e9, .infinity, -.infinity]
+        for i in -600...600 {
+            let v = Float(i) / 4.5
+            values += [v, v.nextUp, v.nextDown]
+        }
+        let inverse: Float = 1.0
+        let expected = values.map { Int8Quantization.quantize($0, inverse: inverse) }
+        let finite = values.filter(\.isFinite)
+        let expectedMax = finite.map(abs).max() ?? 0
+        for path in [MVAD_PATH_SCALAR, mvad_kernel_path()] {
+            let previous = mvad_force_kernel_path(path)
+            defer { _ = mvad_force_kernel_path(previous) }
+            var q = [Int8](repeating: 99, count: values.count)
+            mvad_quantize_row(values, values.count, inverse, &q)
+            XCTAssertEqual(q, expected, "quantize_row, path \(path)")
+            XCTAssertEqual(mvad_absmax(finite, finite.count), expectedMax, "absmax, path \(path)")
         }
     }
 
@@ -171,5 +240,24 @@ final class QuantizedOpsTests: XCTestCase {
         let matrix = try QuantizedMatrix(values: values, scales: [Float](repeating: 1, count: 17),
                                          rows: 17, columns: 5, bias: nil)
         XCTAssertEqual(matrix.values, values)
+    }
+
+    func testConvolutionWeightsArePackedTapMajor() throws {
+        // 2 output channels of a 3-channel 2x2 kernel: weight order (c, ky, kx) in and out,
+        // packed columns (ky, kx, c), where the kernel's first 16-row panel starts after its
+        // 64-byte row-sum header.
+        let values = (0..<(2 * 12)).map { Int8($0 + 1) }
+        let matrix = try QuantizedMatrix(values: values, scales: [1, 1], rows: 2, columns: 12,
+                                         bias: nil, taps: 4)
+        XCTAssertEqual(matrix.values, values)
+        // Packed column j = t * 3 + c holds weight column c * 4 + t: row 0 reads
+        // c0t0 c1t0 c2t0 c0t1 ... = 1 5 9 2 6 10 3 7 11 4 8 12.
+        let row0: [Int8] = (0..<12).map { (j: Int) -> Int8 in
+            let offset: Int = 64 + 64 * (j / 4) + j % 4
+            return matrix.packed[offset]
+        }
+        XCTAssertEqual(row0, [1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12])
+        XCTAssertThrowsError(try QuantizedMatrix(values: values, scales: [1, 1], rows: 2,
+                                                 columns: 12, bias: nil, taps: 5))
     }
 }

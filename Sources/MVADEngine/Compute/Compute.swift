@@ -12,6 +12,10 @@ import Dispatch
 public struct Compute: Sendable {
     /// Worker threads used by the operators (at least 1).
     public let threads: Int
+    /// Floats of channels-last input an int8 convolution keeps at a time (64 MiB); it
+    /// transposes a group of images that fits, then convolves it. Tests lower it to check
+    /// the grouping; the results never depend on it.
+    var channelsLastBudget = 1 << 24
 
     /// An executor using `threads` workers (default: every online core).
     public init(threads: Int? = nil) {

@@ -32,12 +32,16 @@ public struct Conv2d: Sendable {
         self.padding = padding
     }
 
-    /// A convolution on int8 weights `matrix` [Cout, Cin * kH * kW]; its bias is the matrix's.
+    /// A convolution on int8 weights `matrix` [Cout, Cin * kH * kW] (packed for kH * kW taps);
+    /// its bias is the matrix's.
     public init(quantized matrix: QuantizedMatrix, inChannels: Int, kernelHeight: Int,
                 kernelWidth: Int, stride: Int = 1, padding: Int = 0) {
         precondition(matrix.columns == inChannels * kernelHeight * kernelWidth,
                      "int8 conv matrix has \(matrix.columns) columns, expected "
                         + "\(inChannels) x \(kernelHeight) x \(kernelWidth)")
+        precondition(matrix.taps == kernelHeight * kernelWidth,
+                     "int8 conv matrix packed for \(matrix.taps) taps, expected "
+                        + "\(kernelHeight) x \(kernelWidth)")
         weight = Tensor(shape: [0], scalars: [])
         bias = Tensor(shape: [matrix.rows], scalars: matrix.bias)
         self.stride = stride

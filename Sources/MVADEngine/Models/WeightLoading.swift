@@ -100,8 +100,11 @@ struct ModuleLoader {
         guard let (values, scales) = try source.quantized(full) else { return nil }
         let rows = expected[0]
         do {
+            // A convolution [O, I, kH, kW] packs its kH * kW taps tap-major.
+            let taps = expected.count == 4 ? expected[2] * expected[3] : 1
             return try QuantizedMatrix(values: values, scales: scales, rows: rows,
-                                       columns: values.count / max(rows, 1), bias: bias?.scalars)
+                                       columns: values.count / max(rows, 1), bias: bias?.scalars,
+                                       taps: taps)
         } catch {
             throw ModelLoadError.invalidQuantized(component: component, name: full,
                                                   problem: error.description)

@@ -2,19 +2,35 @@
 // or per output pixel of a convolution) at run time, multiplied exactly in int32 by
 // mvad_gemm_s8 against the per-row quantised weights, and scaled back to float.
 //
-// A task takes a fixed block of rows (tokens or output pixels) and computes all outputs of
-// those rows. The int32 sums are exact and every float step is one fixed expression per
-// element, so the result does not depend on the split or on the thread count, and it equals
-// the scalar twin `ReferenceQuantized` bit for bit.
+// A task takes a block of rows (tokens or output pixels) and computes all outputs of those
+// rows; a product with too few rows for every worker is split by output columns instead. The
+// float <-> int8 steps are the C kernels of mvad_quant.h. The int32 sums are exact and every
+// float step is one fixed expression per element, so the result does not depend on the split
+// or on the thread count, and it equals the scalar twin `ReferenceQuantized` bit for bit.
 
 import MVADKernels
 
 extension Compute {
-    // FIXME(perf): fewer than 257 rows (a prompt, a time embedding, the 8x8 UNet level of one
-    // image) make one task on one worker, because tasks split rows only; splitting the outputs
-    // too, in blocks of whole 16-row weight panels, would spread them.
     /// Rows (tokens or output pixels) per task on the int8 paths.
     static let quantizedRowChunk = 256
+    /// Output columns per task when a product has too few rows to give every worker a row
+    /// task: four 16-row weight panels.
+    static let quantizedColumnBlock = 64
+
+    /// How a product of `m` rows and `n` outputs is cut into tasks. Every output value is
+    /// computed the same way whatever the cut, so the bits never depend on it.
+    private func quantizedSplit(rows m: Int, outputs n: Int) -> (rowTasks: Int, columnTasks: Int) {
+        let rowTasks = (m + Compute.quantizedRowChunk - 1) / Compute.quantizedRowChunk
+        guard rowTasks < threads else { return (max(rowTasks, 1), 1) }
+        // Few rows (a prompt, a time embedding, the inner UNet levels): one row task, and the
+        // outputs split in whole weight panels.
+        return (1, (n + Compute.quantizedColumnBlock - 1) / Compute.quantizedColumnBlock)
+    }
+
+    /// Output columns of column task `task` of a product with `n` outputs.
+    private static func columnBlock(_ task: Int, of n: Int) -> Range<Int> {
+        (task * quantizedColumnBlock)..<min(n, (task + 1) * quantizedColumnBlock)
+    }
 
     /// y = x W^T + b over the last dimension: x [..., in] -> y [..., out], on int8 weights.
     public func linear(_ x: Tensor, _ layer: QuantizedLinear) -> Tensor {
@@ -23,41 +39,52 @@ extension Compute {
         let m = x.count / k
         var outShape = x.shape
         outShape[outShape.count - 1] = n
+        let split = quantizedSplit(rows: m, outputs: n)
+        let perTask = (m + split.rowTasks - 1) / split.rowTasks
 
         return Tensor(shape: outShape) { out in
             x.withUnsafeBufferPointer { xp in
                 layer.matrix.withOperands { weights in
-                    let chunk = Compute.quantizedRowChunk
-                    let tasks = (m + chunk - 1) / chunk
-                    let scratch = QuantizedScratch(workers: workers(for: tasks), rows: chunk,
-                                                   depth: k, outputs: n, patchFloats: 0)
+                    let slots = split.columnTasks > 1 ? 1 : workers(for: split.rowTasks)
+                    let scratch = QuantizedScratch(slots: slots, rows: perTask, depth: k,
+                                                   outputs: n)
                     let ctx = UncheckedBox((xp.start, out.start, weights, scratch.pointers))
-                    forEachTask(tasks) { task, worker in
-                        let (x, out, weights, pointers) = ctx.value
-                        let rows = (task * chunk)..<min(m, (task + 1) * chunk)
-                        let buffers = pointers.slice(worker)
 
-                        // Activations [rows, K] -> int8 [rows, K] and one scale per row.
+                    // Activations [rows, K] -> int8 [rows, K] and one scale per row.
+                    let quantize = { (rows: Range<Int>, slot: QuantizedScratch.Slice) in
                         for i in 0..<rows.count {
-                            buffers.rowScales[i] = quantizeRow(
-                                x + (rows.lowerBound + i) * k, count: k,
-                                into: buffers.activations + i * k)
+                            let row = ctx.value.0 + (rows.lowerBound + i) * k
+                            let (scale, inverse) = Int8Quantization.scales(
+                                maxAbs: mvad_absmax(row, k))
+                            slot.rowScales[i] = scale
+                            mvad_quantize_row(row, k, inverse, slot.activations + i * k)
                         }
+                    }
+                    // int32 [rows, columns] = int8 [rows, K] x int8 [columns, K]^T, then
+                    // y = acc * rowScale * scale[n] + bias[n].
+                    let multiply = { (rows: Range<Int>, columns: Range<Int>,
+                                      slot: QuantizedScratch.Slice) in
+                        let (_, out, weights, _) = ctx.value
+                        let j = columns.lowerBound
+                        mvad_gemm_s8(rows.count, columns.count, k, slot.activations, k,
+                                     weights.panels(from: j, depth: k), slot.accumulators + j, n)
+                        mvad_dequantize_rows(slot.accumulators + j, rows.count, columns.count, n,
+                                             slot.rowScales, weights.scales + j, weights.bias + j,
+                                             out + rows.lowerBound * n + j, n)
+                    }
 
-                        // int32 [rows, N] = int8 [rows, K] x int8 [N, K]^T.
-                        mvad_gemm_s8(rows.count, n, k, buffers.activations, k, weights.packed,
-                                     buffers.accumulators, n)
-
-                        // y [rows, N] = acc * rowScale * scale[n] + bias[n].
-                        for i in 0..<rows.count {
-                            let acc = buffers.accumulators + i * n
-                            let y = out + (rows.lowerBound + i) * n
-                            let rowScale = buffers.rowScales[i]
-                            for j in 0..<n {
-                                y[j] = Int8Quantization.dequantize(
-                                    acc[j], rowScale: rowScale, columnScale: weights.scales[j],
-                                    bias: weights.bias[j])
-                            }
+                    if split.columnTasks > 1 {
+                        let slot = ctx.value.3.slice(0)
+                        quantize(0..<m, slot)
+                        forEachTask(split.columnTasks) { task in
+                            multiply(0..<m, Compute.columnBlock(task, of: n), slot)
+                        }
+                    } else {
+                        forEachTask(split.rowTasks) { task, worker in
+                            let rows = (task * perTask)..<min(m, (task + 1) * perTask)
+                            let slot = ctx.value.3.slice(worker)
+                            quantize(rows, slot)
+                            multiply(rows, 0..<n, slot)
                         }
                     }
                 }
@@ -66,6 +93,10 @@ extension Compute {
     }
 
     /// Convolves x [N, Cin, H, W] with int8 weights -> [N, Cout, Ho, Wo].
+    ///
+    /// Images are copied channels-last a group at a time, so that each output pixel's patch is
+    /// kH * kW contiguous runs of Cin values, quantised straight into a row of int8
+    /// activations (tap-major, the order the weights are packed in).
     public func conv2d(_ x: Tensor, _ conv: QuantizedConv2d) -> Tensor {
         precondition(x.rank == 4, "int8 conv2d expects NCHW input, got \(x.shape)")
         let (batch, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -75,35 +106,31 @@ extension Compute {
         let (cout, k, plane) = (conv.outChannels, g.patchSize, g.outHeight * g.outWidth)
         precondition(g.outHeight > 0 && g.outWidth > 0,
                      "int8 conv2d output would be empty for input \(x.shape)")
-        let total = batch * plane  // output pixels of the whole batch
+        let shape = mvad_conv_shape(
+            height: h, width: w, channels: cin, kernel_height: conv.kernelHeight,
+            kernel_width: conv.kernelWidth, stride: conv.stride, pad_top: conv.padding.top,
+            pad_left: conv.padding.left, out_width: g.outWidth)
+        let inPlane = h * w
+        let group = max(1, min(batch, channelsLastBudget / max(1, cin * inPlane)))
+        let channelsLast = UnsafeMutablePointer<Float>.allocate(capacity: group * inPlane * (cin + 1))
+        defer { channelsLast.deallocate() }
 
         var out = Tensor(shape: [batch, cout, g.outHeight, g.outWidth]) { _ in }
         out.withUnsafeMutableBufferPointer { op in
             x.withUnsafeBufferPointer { xp in
                 conv.matrix.withOperands { weights in
-                    let chunk = Compute.quantizedRowChunk
-                    let tasks = (total + chunk - 1) / chunk
-                    let scratch = QuantizedScratch(workers: workers(for: tasks), rows: chunk,
-                                                   depth: k, outputs: cout, patchFloats: k * chunk)
-                    let ctx = UncheckedBox((xp.start, op.start, weights, scratch.pointers))
-                    forEachTask(tasks) { task, worker in
-                        let (x, out, weights, pointers) = ctx.value
-                        let pixels = (task * chunk)..<min(total, (task + 1) * chunk)
-                        let buffers = pointers.slice(worker)
-
-                        // Patches [K, pixels] -> int8 [pixels, K], one scale per pixel.
-                        g.unfold(x, columns: pixels, into: buffers.patches)
-                        quantizeColumns(buffers.patches, rows: k, columns: pixels.count,
-                                        into: buffers.activations, scales: buffers.rowScales,
-                                        inverses: buffers.inverses, staging: buffers.staging)
-
-                        // int32 [pixels, Cout] = int8 [pixels, K] x int8 [Cout, K]^T.
-                        mvad_gemm_s8(pixels.count, cout, k, buffers.activations, k,
-                                     weights.packed, buffers.accumulators, cout)
-
-                        // out [N, Cout, Ho, Wo] at these pixels, one channel plane at a time.
-                        storePixels(buffers, pixels: pixels, plane: plane, outChannels: cout,
-                                    weights: weights, into: out)
+                    let io = UncheckedBox((xp.start, op.start, weights, channelsLast))
+                    for first in stride(from: 0, to: batch, by: group) {
+                        let images = first..<min(batch, first + group)
+                        // x [images, Cin, H, W] -> [images, H, W, Cin] and maxima [images, H, W].
+                        forEachTask(images.count) { i in
+                            let (x, _, _, last) = io.value
+                            mvad_channels_last(x + (first + i) * cin * inPlane, cin, inPlane,
+                                               last + i * inPlane * cin,
+                                               last + images.count * inPlane * cin + i * inPlane)
+                        }
+                        convolveGroup(io, images: images, shape: shape, plane: plane, depth: k,
+                                      outChannels: cout)
                     }
                 }
             }
@@ -111,73 +138,87 @@ extension Compute {
         return out
     }
 
-    /// Writes the dequantised accumulators [pixels, Cout] into the NCHW output, splitting the
-    /// pixel range where it crosses from one image to the next.
-    private func storePixels(_ buffers: QuantizedScratch.Slice, pixels: Range<Int>, plane: Int,
-                             outChannels cout: Int, weights: QuantizedMatrix.Operands,
+    /// Convolves the pixels of `images`, whose channels-last copy and maxima are in io.3.
+    private func convolveGroup(
+        _ io: UncheckedBox<(UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+                            QuantizedMatrix.Operands, UnsafeMutablePointer<Float>)>,
+        images: Range<Int>, shape: mvad_conv_shape, plane: Int, depth k: Int, outChannels cout: Int
+    ) {
+        let inPlane = shape.height * shape.width
+        let total = images.count * plane  // output pixels of the group
+        let split = quantizedSplit(rows: total, outputs: cout)
+        let perTask = (total + split.rowTasks - 1) / split.rowTasks
+        let small = split.columnTasks > 1
+        let scratch = QuantizedScratch(slots: small ? 1 : workers(for: split.rowTasks),
+                                       rows: perTask, depth: k, outputs: cout)
+        let slots = UncheckedBox(scratch.pointers)
+
+        // Patches of group pixels `pixels` -> int8 rows from row `first` of the slot.
+        let quantize = { (pixels: Range<Int>, first: Int, slot: QuantizedScratch.Slice) in
+            let last = io.value.3
+            let maxima = last + images.count * inPlane * shape.channels
+            var pixel = pixels.lowerBound
+            while pixel < pixels.upperBound {
+                let (image, position) = (pixel / plane, pixel % plane)
+                let run = min(plane - position, pixels.upperBound - pixel)
+                let row = first + (pixel - pixels.lowerBound)
+                let bad = mvad_quantize_patches(
+                    last + image * inPlane * shape.channels, maxima + image * inPlane, shape,
+                    position, run, slot.activations + row * k, k, slot.rowScales + row)
+                precondition(bad == 0, "int8 quantisation of \(bad) patches holding infinity")
+                pixel += run
+            }
+        }
+        // int32 [pixels, columns] = int8 [pixels, K] x int8 [columns, K]^T, then stored
+        // dequantised into the NCHW output.
+        let multiply = { (pixels: Range<Int>, columns: Range<Int>, slot: QuantizedScratch.Slice) in
+            let (_, out, weights, _) = io.value
+            let j = columns.lowerBound
+            mvad_gemm_s8(pixels.count, columns.count, k, slot.activations, k,
+                         weights.panels(from: j, depth: k), slot.accumulators + j, cout)
+            let absolute = (images.lowerBound * plane + pixels.lowerBound)
+                ..< (images.lowerBound * plane + pixels.upperBound)
+            storePixels(slot, pixels: absolute, columns: columns, plane: plane,
+                        outChannels: cout, weights: weights, into: out)
+        }
+
+        if small {
+            let slot = slots.value.slice(0)
+            let block = Compute.quantizedColumnBlock
+            forEachTask((total + block - 1) / block) { task in
+                let pixels = (task * block)..<min(total, (task + 1) * block)
+                quantize(pixels, pixels.lowerBound, slot)
+            }
+            forEachTask(split.columnTasks) { task in
+                multiply(0..<total, Compute.columnBlock(task, of: cout), slot)
+            }
+        } else {
+            forEachTask(split.rowTasks) { task, worker in
+                let pixels = (task * perTask)..<min(total, (task + 1) * perTask)
+                let slot = slots.value.slice(worker)
+                quantize(pixels, 0, slot)
+                multiply(pixels, 0..<cout, slot)
+            }
+        }
+    }
+
+    /// Writes the dequantised accumulators [pixels, columns] into the NCHW output, splitting
+    /// the pixel range where it crosses from one image to the next.
+    private func storePixels(_ slot: QuantizedScratch.Slice, pixels: Range<Int>,
+                             columns: Range<Int>, plane: Int, outChannels cout: Int,
+                             weights: QuantizedMatrix.Operands,
                              into out: UnsafeMutablePointer<Float>) {
+        let j = columns.lowerBound
         var pixel = pixels.lowerBound
         while pixel < pixels.upperBound {
             let (image, position) = (pixel / plane, pixel % plane)
             let run = min(plane - position, pixels.upperBound - pixel)
             let first = pixel - pixels.lowerBound
-            for c in 0..<cout {
-                let y = out + (image * cout + c) * plane + position
-                let (scale, bias) = (weights.scales[c], weights.bias[c])
-                for i in 0..<run {
-                    y[i] = Int8Quantization.dequantize(
-                        buffers.accumulators[(first + i) * cout + c],
-                        rowScale: buffers.rowScales[first + i], columnScale: scale, bias: bias)
-                }
-            }
+            mvad_dequantize_columns(slot.accumulators + first * cout + j, run, columns.count,
+                                    cout, slot.rowScales + first, weights.scales + j,
+                                    weights.bias + j, out + (image * cout + j) * plane + position,
+                                    plane)
             pixel += run
-        }
-    }
-}
-
-/// Quantises `count` floats as one row into `q`; returns the row's scale.
-private func quantizeRow(_ x: UnsafePointer<Float>, count: Int,
-                         into q: UnsafeMutablePointer<Int8>) -> Float {
-    var maxAbs: Float = 0
-    for i in 0..<count { maxAbs = max(maxAbs, abs(x[i])) }
-    let (scale, inverse) = Int8Quantization.scales(maxAbs: maxAbs)
-    for i in 0..<count { q[i] = Int8Quantization.quantize(x[i], inverse: inverse) }
-    return scale
-}
-
-/// Quantises each column of the float matrix p [rows, columns] as one row of q [columns, rows]
-/// (the transpose), writing the column scales into `scales`. `inverses` [columns] and
-/// `staging` [rows, columns] are scratch.
-private func quantizeColumns(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                             into q: UnsafeMutablePointer<Int8>,
-                             scales: UnsafeMutablePointer<Float>,
-                             inverses: UnsafeMutablePointer<Float>,
-                             staging: UnsafeMutablePointer<Int8>) {
-    // Column maxima, accumulated row by row over contiguous memory.
-    scales.initialize(repeating: 0, count: columns)
-    for r in 0..<rows {
-        let row = p + r * columns
-        for j in 0..<columns { scales[j] = max(scales[j], abs(row[j])) }
-    }
-    for j in 0..<columns {
-        (scales[j], inverses[j]) = Int8Quantization.scales(maxAbs: scales[j])
-    }
-
-    // int8 [rows, columns], row by row over contiguous memory.
-    for r in 0..<rows {
-        let (src, dst) = (p + r * columns, staging + r * columns)
-        for j in 0..<columns { dst[j] = Int8Quantization.quantize(src[j], inverse: inverses[j]) }
-    }
-
-    // Transposed in 32 x 32 tiles so that reads and writes both stay in a few cache lines.
-    let tile = 32
-    for r0 in stride(from: 0, to: rows, by: tile) {
-        let r1 = min(rows, r0 + tile)
-        for j0 in stride(from: 0, to: columns, by: tile) {
-            for j in j0..<min(columns, j0 + tile) {
-                let dst = q + j &* rows
-                for r in r0..<r1 { dst[r] = staging[r &* columns &+ j] }
-            }
         }
     }
 }
@@ -203,6 +244,14 @@ extension QuantizedMatrix {
     }
 }
 
+extension QuantizedMatrix.Operands {
+    /// The packed weights from output `first` on; `first` is a multiple of the 16-row panel.
+    func panels(from first: Int, depth k: Int) -> UnsafePointer<Int8> {
+        precondition(first % 16 == 0, "a weight panel starts at a multiple of 16, got \(first)")
+        return packed + (first / 16) * mvad_pack_s8_weights_size(16, k)
+    }
+}
+
 extension QuantizedConv2d {
     /// Output size and unfolding of this convolution on an H x W input.
     func geometry(height: Int, width: Int) -> ConvGeometry {
@@ -214,53 +263,43 @@ extension QuantizedConv2d {
     }
 }
 
-/// Per-worker scratch of the int8 paths: float patches [K, rows] (convolutions only), int8
-/// activations [rows, K] (and their untransposed staging [K, rows] for convolutions), int32
-/// accumulators [rows, N], and row scales and inverses [rows].
+/// Scratch of the int8 paths: row slots (one per worker, or one shared by every task when the
+/// outputs are split) of int8 activations [rows, K], int32 accumulators [rows, N] and row
+/// scales [rows].
 struct QuantizedScratch: ~Copyable {
-    /// One worker's buffers.
+    /// One row slot.
     struct Slice {
-        let patches: UnsafeMutablePointer<Float>
         let activations: UnsafeMutablePointer<Int8>
         let accumulators: UnsafeMutablePointer<Int32>
         let rowScales: UnsafeMutablePointer<Float>
-        let inverses: UnsafeMutablePointer<Float>
-        let staging: UnsafeMutablePointer<Int8>
     }
 
-    /// The base address and byte offsets of every worker's buffers.
+    /// The base address and byte offsets of every slot's buffers.
     struct Pointers {
         let base: UnsafeMutableRawPointer
-        let stride: Int
-        let offsets: (activations: Int, accumulators: Int, rowScales: Int, inverses: Int,
-                      staging: Int)
+        let slotStride: Int
+        let offsets: (accumulators: Int, rowScales: Int)
 
-        func slice(_ worker: Int) -> Slice {
-            let start = base + worker * stride
+        func slice(_ slot: Int) -> Slice {
+            let start = base + slot * slotStride
             return Slice(
-                patches: start.assumingMemoryBound(to: Float.self),
-                activations: (start + offsets.activations).assumingMemoryBound(to: Int8.self),
+                activations: start.assumingMemoryBound(to: Int8.self),
                 accumulators: (start + offsets.accumulators).assumingMemoryBound(to: Int32.self),
-                rowScales: (start + offsets.rowScales).assumingMemoryBound(to: Float.self),
-                inverses: (start + offsets.inverses).assumingMemoryBound(to: Float.self),
-                staging: (start + offsets.staging).assumingMemoryBound(to: Int8.self))
+                rowScales: (start + offsets.rowScales).assumingMemoryBound(to: Float.self))
         }
     }
 
     let pointers: Pointers
 
-    init(workers: Int, rows: Int, depth: Int, outputs: Int, patchFloats: Int) {
+    init(slots: Int, rows: Int, depth: Int, outputs: Int) {
         func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
-        let activations = aligned(patchFloats * 4)
-        let accumulators = activations + aligned(rows * depth)
+        let accumulators = aligned(rows * depth)
         let rowScales = accumulators + aligned(rows * outputs * 4)
-        let inverses = rowScales + aligned(rows * 4)
-        let staging = inverses + aligned(rows * 4)
-        let stride = staging + aligned(patchFloats)
-        let base = UnsafeMutableRawPointer.allocate(byteCount: max(1, workers) * stride,
+        let slotStride = rowScales + aligned(rows * 4)
+        let base = UnsafeMutableRawPointer.allocate(byteCount: max(1, slots) * slotStride,
                                                     alignment: 64)
-        pointers = Pointers(base: base, stride: stride,
-                            offsets: (activations, accumulators, rowScales, inverses, staging))
+        pointers = Pointers(base: base, slotStride: slotStride,
+                            offsets: (accumulators, rowScales))
     }
 
     deinit { pointers.base.deallocate() }

@@ -67,11 +67,18 @@ enum Int8Quantization {
 
 /// Int8 weights W [N, K] (N outputs, K inputs) with one fp32 scale per row: W ~ q * scale[n].
 /// Stored packed for mvad_gemm_s8, with the layer's float bias [N] (zeros when it had none).
+///
+/// A convolution's K = Cin * kH * kW columns are given and read back in the weight's own
+/// order, column (c * kH + ky) * kW + kx, but packed tap-major, column (ky * kW + kx) * Cin + c,
+/// the order in which mvad_quantize_patches lays out a patch from channels-last input. Integer
+/// sums do not depend on the order of their terms, so the products are the same.
 public struct QuantizedMatrix: Sendable {
     /// N: output features / channels.
     public let rows: Int
     /// K: inputs per output (in features, or Cin * kH * kW).
     public let columns: Int
+    /// kH * kW for a convolution's weights (packed tap-major), 1 for a linear layer's.
+    public let taps: Int
     /// scale[n] = max|w_n| / 127 (1 for an all-zero row).
     public let scales: [Float]
     /// bias [N], zeros when the layer had none.
@@ -79,8 +86,8 @@ public struct QuantizedMatrix: Sendable {
     /// q [N, K] in the layout of mvad_pack_s8_weights.
     let packed: [Int8]
 
-    /// Quantises float weights [N, K] (row-major) per row.
-    public init(weights: [Float], rows: Int, columns: Int, bias: [Float]?) {
+    /// Quantises float weights [N, K] (row-major) per row; `taps` = kH * kW for a convolution.
+    public init(weights: [Float], rows: Int, columns: Int, bias: [Float]?, taps: Int = 1) {
         precondition(weights.count == rows * columns,
                      "weights hold \(weights.count) values, expected \(rows) x \(columns)")
         var values = [Int8](repeating: 0, count: rows * columns)
@@ -94,12 +101,14 @@ public struct QuantizedMatrix: Sendable {
                 values[n * columns + k] = Int8Quantization.quantize(w, inverse: inverse)
             }
         }
-        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias)
+        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias,
+                  taps: taps)
     }
 
-    /// Weights already quantised (what a model pack stores): q [N, K] row-major and scales [N].
+    /// Weights already quantised (what a model pack stores): q [N, K] row-major and scales [N];
+    /// `taps` = kH * kW for a convolution.
     public init(values: [Int8], scales: [Float], rows: Int, columns: Int,
-                bias: [Float]?) throws(QuantizedWeightsError) {
+                bias: [Float]?, taps: Int = 1) throws(QuantizedWeightsError) {
         guard values.count == rows * columns else {
             throw .countMismatch(field: "values", found: values.count, expected: rows * columns)
         }
@@ -115,7 +124,12 @@ public struct QuantizedMatrix: Sendable {
         if let i = values.firstIndex(of: -128) {
             throw .valueOutOfRange(row: i / columns, column: i % columns, value: -128)
         }
-        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias)
+        guard taps > 0, columns % taps == 0 else {
+            throw .countMismatch(field: "columns (a multiple of the \(taps) kernel taps)",
+                                 found: columns, expected: (columns / max(taps, 1)) * taps)
+        }
+        self.init(checked: values, scales: scales, rows: rows, columns: columns, bias: bias,
+                  taps: taps)
     }
 
     /// The weights of a torch.nn.Linear [out, in]; a layer holding int8 weights gives those.
@@ -128,10 +142,8 @@ public struct QuantizedMatrix: Sendable {
                   columns: layer.inFeatures, bias: layer.bias?.scalars)
     }
 
-    /// The weights of a Conv2d [Cout, Cin, kH, kW] as [Cout, Cin * kH * kW]. Column
-    /// (c * kH + ky) * kW + kx is the unfolded patch row of ConvGeometry.unfold, which is the
-    /// contiguous weight layout, so no reordering is needed. A layer holding int8 weights
-    /// gives those.
+    /// The weights of a Conv2d [Cout, Cin, kH, kW] as [Cout, Cin * kH * kW] (packed tap-major).
+    /// A layer holding int8 weights gives those.
     public init(_ conv: Conv2d) {
         if let matrix = conv.quantized {
             self = matrix
@@ -139,19 +151,22 @@ public struct QuantizedMatrix: Sendable {
         }
         self.init(weights: conv.weight.scalars, rows: conv.outChannels,
                   columns: conv.inChannels * conv.kernelHeight * conv.kernelWidth,
-                  bias: conv.bias?.scalars)
+                  bias: conv.bias?.scalars, taps: conv.kernelHeight * conv.kernelWidth)
     }
 
     private init(checked values: [Int8], scales: [Float], rows: Int, columns: Int,
-                 bias: [Float]?) {
+                 bias: [Float]?, taps: Int) {
         precondition(rows > 0 && columns > 0, "quantised matrix must be non-empty")
         precondition(columns <= 65536, "mvad_gemm_s8 takes K <= 65536, got \(columns)")
+        precondition(taps > 0 && columns % taps == 0, "\(columns) columns for \(taps) taps")
         self.rows = rows
         self.columns = columns
+        self.taps = taps
         self.scales = scales
         self.bias = bias ?? [Float](repeating: 0, count: rows)
+        let ordered = Self.reorder(values, rows: rows, columns: columns, taps: taps, toTaps: true)
         var packed = [Int8](repeating: 0, count: mvad_pack_s8_weights_size(rows, columns))
-        values.withUnsafeBufferPointer { v in
+        ordered.withUnsafeBufferPointer { v in
             packed.withUnsafeMutableBufferPointer { p in
                 if let vb = v.baseAddress, let pb = p.baseAddress {
                     mvad_pack_s8_weights(vb, rows, columns, pb)
@@ -161,8 +176,28 @@ public struct QuantizedMatrix: Sendable {
         self.packed = packed
     }
 
-    /// q [N, K] row-major, read back from the packed layout (panels of 16 rows, each a
-    /// 64-byte row-sum header then groups of 16 rows x 4 columns).
+    /// Moves each row's columns between the weight order (channel-major, c * taps + t) and the
+    /// packed order (tap-major, t * C + c); `toTaps` picks the direction.
+    private static func reorder(_ values: [Int8], rows: Int, columns: Int, taps: Int,
+                                toTaps: Bool) -> [Int8] {
+        guard taps > 1 else { return values }
+        let channels = columns / taps
+        var out = [Int8](repeating: 0, count: values.count)
+        for n in 0..<rows {
+            let base = n * columns
+            for c in 0..<channels {
+                for t in 0..<taps {
+                    let (weightOrder, tapOrder) = (base + c * taps + t, base + t * channels + c)
+                    if toTaps { out[tapOrder] = values[weightOrder] }
+                    else { out[weightOrder] = values[tapOrder] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// q [N, K] row-major in the weight's order, read back from the packed layout (panels of
+    /// 16 rows, each a 64-byte row-sum header then groups of 16 rows x 4 columns).
     public var values: [Int8] {
         let groups = (columns + 3) / 4
         let panelBytes = 64 * (groups + 1)
@@ -173,7 +208,7 @@ public struct QuantizedMatrix: Sendable {
                 values[n * columns + k] = packed[panel + 64 * (k / 4) + k % 4]
             }
         }
-        return values
+        return Self.reorder(values, rows: rows, columns: columns, taps: taps, toTaps: false)
     }
 }
 
@@ -206,6 +241,8 @@ public struct QuantizedConv2d: Sendable {
         precondition(matrix.columns == inChannels * kernelHeight * kernelWidth,
                      "conv matrix has \(matrix.columns) columns, expected "
                         + "\(inChannels) x \(kernelHeight) x \(kernelWidth)")
+        precondition(matrix.taps == kernelHeight * kernelWidth,
+                     "conv matrix packed for \(matrix.taps) taps, expected \(kernelHeight) x \(kernelWidth)")
         precondition(stride > 0, "conv stride must be > 0, got \(stride)")
         self.matrix = matrix
         self.inChannels = inChannels

@@ -48,3 +48,6 @@ void mvad_retain_freed_memory(void);
 
 // The int8 matrix product (issue 4).
 #include "mvad_gemm.h"
+
+// Float <-> int8 steps around the int8 product (issue 4).
+#include "mvad_quant.h"
