@@ -57,7 +57,7 @@ public struct Surface: Equatable, Sendable {
 struct CandyModel {
     let centerX, centerY, cosine, sine: Float
     let a, b, p, m, top: Float
-    let base, patternColor: [Float]
+    let base, patternColor: SIMD3<Float>
     let appearance: AppearanceParameters
     let texture: ValueNoise
     let marble: ValueNoise
@@ -74,8 +74,8 @@ struct CandyModel {
         m = Float(shape.profileExponent)
         top = Float(shape.height)
         appearance = recipe.appearance
-        base = appearance.baseColor.map(Float.init)
-        patternColor = appearance.patternColor.map(Float.init)
+        base = CandyModel.vector(appearance.baseColor)
+        patternColor = CandyModel.vector(appearance.patternColor)
         texture = ValueNoise(seed: appearance.textureSeed, cell: max(2, a / 12), octaves: 2)
         marble = ValueNoise(seed: SynthRandom.derive(appearance.textureSeed, 7),
                             cell: max(4, a * 0.45), octaves: 3)
@@ -92,7 +92,7 @@ struct CandyModel {
     }
 
     /// Base colour blended with the pattern colour, times the fine texture; clamped to [0, 1].
-    func albedo(u: Float, v: Float) -> [Float] {
+    func albedo(u: Float, v: Float) -> SIMD3<Float> {
         let strength = Float(appearance.patternStrength)
         var weight: Float = 0
         switch appearance.pattern {
@@ -110,32 +110,36 @@ struct CandyModel {
             weight = strength * min(1, max(0, 1 - abs(marble.value(u, v)) * 5))
         }
         let grain = 1 + Float(appearance.textureAmplitude) * texture.value(u, v)
-        return (0..<3).map { c in
-            min(1, max(0, (base[c] + (patternColor[c] - base[c]) * weight) * grain))
-        }
+        let color = (base + (patternColor - base) * weight) * grain
+        return color.clamped(lowerBound: .zero, upperBound: .one)
+    }
+
+    /// Three colour components as a vector (missing components are 0).
+    static func vector(_ values: [Double]) -> SIMD3<Float> {
+        SIMD3((0..<3).map { $0 < values.count ? Float(values[$0]) : 0 })
     }
 }
 
 /// The conveyor belt: base colour, weak value noise, darker transverse grooves.
 struct BeltModel {
-    let color: [Float]
+    let color: SIMD3<Float>
     let spacing, offset: Float
     let texture: ValueNoise
 
     init(belt: BeltParameters) {
-        color = belt.color.map(Float.init)
+        color = CandyModel.vector(belt.color)
         spacing = Float(belt.grooveSpacing)
         offset = Float(belt.grooveOffset)
         texture = ValueNoise(seed: belt.textureSeed, cell: 5, octaves: 2)
     }
 
-    func albedo(x: Float, y: Float) -> [Float] {
+    func albedo(x: Float, y: Float) -> SIMD3<Float> {
         let travelled = y + offset
         let phase = travelled - (travelled / spacing).rounded(.down) * spacing
         let distance = min(phase, spacing - phase)              // to the nearest groove
         let groove: Float = 1 - 0.3 * min(1, max(0, 1.5 - distance))
         let grain = 1 + 0.08 * texture.value(x, travelled)
-        return color.map { min(1, max(0, $0 * groove * grain)) }
+        return (color * (groove * grain)).clamped(lowerBound: .zero, upperBound: .one)
     }
 }
 

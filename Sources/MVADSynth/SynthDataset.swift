@@ -116,17 +116,17 @@ public struct SynthDataset: Sendable {
     private func writePart(split: Dataset.Split, index: Int, to data: URL) throws -> ManifestPart {
         let part = render(split: split, index: index)
         let id = SynthDataset.partID(index)
-        var files: [(String, [UInt8])] = try (0..<part.views.count).map { k in
-            let name = "\(id)_image_\(k).png"
-            return (name, try ImageWriter.encodePNG(part.viewImage(k), name: name))
+        let png = { (name: String, image: Image) in
+            (name, try ImageWriter.encodePNG(image, name: name, fast: true))
         }
-        files.append(("\(id)_normals.png",
-                      try ImageWriter.encodePNG(part.normalImage, name: "\(id)_normals.png")))
-        files.append(("\(id)_depth.png",
-                      try ImageWriter.encodePNG16(part.depthImage, name: "\(id)_depth.png")))
+        var files = try (0..<part.views.count).map { k in
+            try png("\(id)_image_\(k).png", part.viewImage(k))
+        }
+        files.append(try png("\(id)_normals.png", part.normalImage))
+        files.append(("\(id)_depth.png", try ImageWriter.encodePNG16(
+            part.depthImage, name: "\(id)_depth.png", fast: true)))
         if split == .testPublic {
-            files.append(("\(id)_mask.png",
-                          try ImageWriter.encodePNG(part.maskImage, name: "\(id)_mask.png")))
+            files.append(try png("\(id)_mask.png", part.maskImage))
         }
         for (name, bytes) in files {
             try writeFile(Data(bytes), to: data.appendingPathComponent(name))

@@ -6,9 +6,9 @@ import CPNG
 extension ImageWriter {
     /// The PNG encoding of an opaque 16-bit grey or RGB image. The samples are stored exactly;
     /// libpng's simplified API also writes a gAMA chunk of 1.0 (linear), which mvad's reader
-    /// and Pillow ignore. `name` labels the image in errors.
-    public static func encodePNG16(_ image: Image, name: String = "in-memory image") throws
-        -> [UInt8] {
+    /// and Pillow ignore. `name` labels the image in errors; `fast` as for `encodePNG`.
+    public static func encodePNG16(_ image: Image, name: String = "in-memory image",
+                                   fast: Bool = false) throws -> [UInt8] {
         guard case .uint16(let samples) = image.samples else {
             throw ImageError.writeFailed(path: name, reason: "the image has 8-bit samples; "
                                              + "encodePNG16 writes 16-bit images (use encodePNG)")
@@ -24,6 +24,7 @@ extension ImageWriter {
         png.height = UInt32(image.height)
         png.format = UInt32(PNG_FORMAT_FLAG_LINEAR)
             | (image.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
+        png.flags = fast ? UInt32(PNG_IMAGE_FLAG_FAST) : 0
         defer { png_image_free(&png) }
         // The row stride of the simplified API counts samples, not bytes.
         let rowStride = Int32(image.width * image.channels)
