@@ -124,12 +124,21 @@ public struct PartRenderer: Sendable {
         return views
     }
 
+    /// Adds sigma * N(0, 1) to every sample; view k draws from derive(seed, k), samples in
+    /// order, two per Box-Muller transform.
     private func addNoise(_ views: inout [[Float]], seed: UInt64) {
         guard settings.sensorNoise > 0 else { return }
+        let sigma = settings.sensorNoise
         for view in views.indices {
             var random = SynthRandom(seed: SynthRandom.derive(seed, UInt64(view)))
-            for index in views[view].indices {
-                views[view][index] += Float(settings.sensorNoise * random.gaussian())
+            views[view].withUnsafeMutableBufferPointer { samples in
+                var index = 0
+                while index < samples.count {
+                    let (first, second) = random.gaussianPair()
+                    samples[index] += Float(sigma * first)
+                    if index + 1 < samples.count { samples[index + 1] += Float(sigma * second) }
+                    index += 2
+                }
             }
         }
     }

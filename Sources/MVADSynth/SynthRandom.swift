@@ -46,6 +46,15 @@ public struct SynthRandom: Sendable {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Two independent standard normal samples from one Box-Muller transform.
+    public mutating func gaussianPair() -> (Double, Double) {
+        let u1 = 1 - unit()
+        let u2 = unit()
+        let radius = (-2 * log(u1)).squareRoot()
+        let angle = 2 * Double.pi * u2
+        return (radius * cos(angle), radius * sin(angle))
+    }
+
     /// SplitMix64's finaliser: a bijective scramble of 64 bits.
     public static func mix(_ value: UInt64) -> UInt64 {
         var z = value

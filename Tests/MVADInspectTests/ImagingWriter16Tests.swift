@@ -4,7 +4,7 @@
 import MVADInspect
 import XCTest
 
-final class ImagingWriter16Tests: XCTestCase {
+final class ImageWriter16Tests: XCTestCase {
     func testSixteenBitGreyAndRGBRoundTripExactly() throws {
         let grey: [UInt16] = [0, 1, 255, 256, 4660, 32768, 65534, 65535, 43981, 7]
         for (channels, samples) in [(1, grey), (3, grey + grey + grey)] {

@@ -124,4 +124,33 @@ final class SynthImageFormationTests: XCTestCase {
         XCTAssertEqual(depth[0], 65535)              // the belt
         XCTAssertLessThan(depth.min() ?? 65535, 60000)
     }
+
+    func testSensorNoiseAndLightGainsHaveTheirStatedSpread() throws {
+        var noisy = SynthSettings()
+        noisy.size = 64
+        noisy.sensorNoise = 2.0 / 255
+        noisy.specular = 0
+        var quiet = noisy
+        quiet.sensorNoise = 0
+        let dataset = try SynthTestSupport.dataset(settings: noisy)
+        let recipe = dataset.recipe(split: .train, index: 0)
+        let a = PartRenderer(settings: noisy).render(recipe)
+        let b = PartRenderer(settings: quiet).render(recipe)
+        for k in 0..<6 {
+            let noise = zip(a.views[k], b.views[k]).map { Double($0 - $1) }
+            let mean = noise.reduce(0, +) / Double(noise.count)
+            let sd = (noise.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(noise.count))
+                .squareRoot()
+            // 12288 samples: the sd's standard error is about 0.6 %, the mean's 0.9 % of sd.
+            XCTAssertEqual(sd * 255, 2, accuracy: 0.06, "view \(k)")
+            XCTAssertEqual(mean * 255, 0, accuracy: 0.06, "view \(k)")
+        }
+        // Gains: sd 0.03 by default, one per light and part, all different.
+        let gains = (0..<40).flatMap { dataset.recipe(split: .train, index: $0).lightGains }
+        let mean = gains.reduce(0, +) / Double(gains.count)
+        let sd = (gains.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(gains.count))
+            .squareRoot()
+        XCTAssertEqual(mean, 1, accuracy: 0.01)
+        XCTAssertEqual(sd, 0.03, accuracy: 0.006)
+    }
 }
