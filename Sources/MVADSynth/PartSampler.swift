@@ -20,6 +20,16 @@ public struct ProductStyle: Codable, Equatable, Sendable {
     /// H / min(a, b).
     public var heightRatio: Double
 
+    enum CodingKeys: String, CodingKey {
+        case hue, saturation, value, pattern, aspect
+        case patternHueOffset = "pattern_hue_offset"
+        case patternValueFactor = "pattern_value_factor"
+        case sizeFraction = "size_fraction"
+        case footprintExponent = "footprint_exponent"
+        case profileExponent = "profile_exponent"
+        case heightRatio = "height_ratio"
+    }
+
     /// The style of the product called `category`: a stable function of the name.
     public init(category: String) {
         var random = SynthRandom(seed: SynthRandom.hash(category))

@@ -21,7 +21,7 @@ extension SynthError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidSetting(let name, let value, let expected):
-            return "synth setting \(name) is \(value); expected \(expected)."
+            return "setting '\(name)' is \(value); expected \(expected)."
         case .unknownDefectKind(let name, let known):
             return "unknown defect kind '\(name)'; known kinds are "
                 + known.joined(separator: ", ") + "."

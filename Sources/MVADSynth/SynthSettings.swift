@@ -29,11 +29,14 @@ public struct SynthSettings: Codable, Equatable, Sendable {
 
     public init() {}
 
-    /// Lambertian shading only (no specular, no sensor noise, no light gain noise): the
-    /// setting in which photometric stereo recovers the normals exactly up to quantisation.
+    /// Lambertian shading only (no ambient, no specular, no sensor noise, no light gain
+    /// noise): I_i = albedo * L * max(0, n.l_i), which photometric stereo inverts exactly up to
+    /// quantisation. No ambient, because with all lights at one elevation a constant ambient
+    /// term cannot be told apart from the z component of albedo * n without knowing it.
     public static func lambertian(size: Int = 256) -> SynthSettings {
         var settings = SynthSettings()
         settings.size = size
+        settings.ambient = 0
         settings.specular = 0
         settings.sensorNoise = 0
         settings.lightGainJitter = 0

@@ -23,7 +23,7 @@ enum SynthCommand: Command {
                    help: "defect kinds to cycle, comma-separated (default all: "
                        + DefectKind.allCases.map(\.rawValue).joined(separator: ",") + ")"),
         OptionSpec(name: "--lambertian", value: nil,
-                   help: "no specular, no sensor noise, no light gain noise (for photometric stereo)"),
+                   help: "no ambient, specular, sensor or gain noise (for photometric stereo)"),
         OptionSpec(name: "--specular", value: "K", help: "Blinn-Phong weight (default 0.25)"),
         OptionSpec(name: "--noise", value: "DN", help: "sensor noise sd in 8-bit steps (default 1)"),
         OptionSpec(name: "--elevation", value: "DEG", help: "light elevation in degrees (default 45)"),
