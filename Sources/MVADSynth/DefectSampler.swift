@@ -64,7 +64,8 @@ enum DefectSampler {
     }
 
     /// Object frame (u along the rotated major axis, v across) to image pixels.
-    private static func toImage(_ shape: ShapeParameters, u: Double, v: Double) -> (Double, Double) {
+    private static func toImage(_ shape: ShapeParameters, u: Double,
+                                v: Double) -> (Double, Double) {
         let c = cos(shape.rotation), s = sin(shape.rotation)
         return (shape.centerX + c * u - s * v, shape.centerY + s * u + c * v)
     }

@@ -84,6 +84,8 @@ public struct PartRenderer: Sendable {
     /// The six views: ambient + Lambertian + Blinn-Phong per light (lights.json "formula"),
     /// the all-on view as their mean, then Gaussian sensor noise from the part's noise seed
     /// (drawn for every sample whatever the content, so a defect never shifts the noise).
+    // FIXME(realism): no cast shadows or interreflections, since each pixel is shaded from
+    // its own normal only; the candy casts no shadow on the belt, unlike Eyecandies' renders.
     func shade(_ surface: Surface, normals: [Float], recipe: PartRecipe) -> [[Float]] {
         let count = surface.size * surface.size
         let ambient = Float(settings.ambient)

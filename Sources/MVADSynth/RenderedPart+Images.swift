@@ -21,7 +21,9 @@ extension RenderedPart {
     /// lights.json (`PartRenderer.depthScale`).
     public var depthImage: Image {
         let scale = PartRenderer.depthScale(size: size)
-        let samples = depth.map { UInt16(clamping: Int(min(65535, max(0, ($0 * scale).rounded())))) }
+        let samples = depth.map {
+            UInt16(clamping: Int(min(65535, max(0, ($0 * scale).rounded()))))
+        }
         return Image(width: size, height: size, channels: 1, samples: .uint16(samples))
     }
 

@@ -17,6 +17,8 @@ public struct Surface: Equatable, Sendable {
     public let onObject: [Bool]
 
     /// Builds the defect-free surface of `recipe`, then applies its defects in order.
+    // FIXME(realism): one sample per pixel centre, so the silhouette is not anti-aliased and
+    // the candy's rim is a hard step in every view and in the normal map.
     public init(recipe: PartRecipe, size: Int) {
         precondition(size > 0, "surface size must be positive, got \(size)")
         self.size = size

@@ -49,7 +49,9 @@ final class SynthImageFormationTests: XCTestCase {
         }
 
         let normals = try SynthTestSupport.bytes(decode(data, "000_normals.png"))
-        let views = try (0..<6).map { try SynthTestSupport.bytes(decode(data, "000_image_\($0).png")) }
+        let views = try (0..<6).map {
+            try SynthTestSupport.bytes(decode(data, "000_image_\($0).png"))
+        }
         let albedo = dataset.render(split: .train, index: 0).surface.albedo
         var worst = 0.0, total = 0.0, checked = 0
         for pixel in 0..<(64 * 64) {
