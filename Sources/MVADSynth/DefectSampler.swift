@@ -1,5 +1,6 @@
 // DefectSampler: draws where a defect sits on the part and how strong it is. Sizes scale with
-// the image size (the numbers below are for 256 px) and every defect lies on the candy.
+// the image size (the numbers below are for 256 px, with floors in pixels so that small images
+// still get a visible, non-empty defect) and every defect lies on the candy.
 
 import Foundation
 
@@ -8,37 +9,41 @@ enum DefectSampler {
     static func sample(_ kind: DefectKind, shape: ShapeParameters, size: Int,
                        random: inout SynthRandom) -> DefectParameters {
         let scale = Double(size) / 256
+        // A value for 256 px scaled to the image, but at least `floor` pixels.
+        let scaled = { (value: Double, floor: Double) in max(floor, value * scale) }
         let angle = random.uniform(0, 2 * Double.pi)
         let wobble = [random.uniform(0.1, 0.22), random.uniform(0.04, 0.12)]
         switch kind {
         case .stain:
             let (x, y) = interiorPoint(shape, within: 0.55, random: &random)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: random.uniform(6, 12) * scale,
+                                    radius: scaled(random.uniform(6, 12), 2.5),
                                     amplitude: random.uniform(0.55, 0.8), angle: angle,
                                     length: 0, wobble: wobble)
         case .discolouration:
             let (x, y) = interiorPoint(shape, within: 0.45, random: &random)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: random.uniform(13, 22) * scale,
+                                    radius: scaled(random.uniform(13, 22), 4),
                                     amplitude: random.uniform(0.55, 0.8), angle: angle,
                                     length: 0, wobble: wobble)
         case .dent, .bump:
             let (x, y) = interiorPoint(shape, within: 0.5, random: &random)
-            let depth = random.uniform(0.9, 1.6) * scale
+            let depth = scaled(random.uniform(0.9, 1.6), 0.5)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: random.uniform(7, 13) * scale,
+                                    radius: scaled(random.uniform(7, 13), 3),
                                     amplitude: kind == .dent ? -depth : depth, angle: angle,
                                     length: 0, wobble: [0, 0])
         case .scratch:
             let (x, y) = interiorPoint(shape, within: 0.35, random: &random)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: random.uniform(1.5, 2.5) * scale,
-                                    amplitude: -random.uniform(0.6, 1.0) * scale, angle: angle,
-                                    length: random.uniform(20, 40) * scale, wobble: [0, 0])
+                                    radius: scaled(random.uniform(1.5, 2.5), 1.2),
+                                    amplitude: -scaled(random.uniform(0.6, 1.0), 0.4),
+                                    angle: angle,
+                                    length: scaled(random.uniform(20, 40), 6), wobble: [0, 0])
         case .missing:
             let (x, y) = rimPoint(shape, random: &random)
-            let radius = min(shape.semiAxisA, shape.semiAxisB) * random.uniform(0.22, 0.35)
+            let minor = min(shape.semiAxisA, shape.semiAxisB)
+            let radius = max(2.5, minor * random.uniform(0.22, 0.35))
             return DefectParameters(kind: kind, centerX: x, centerY: y, radius: radius,
                                     amplitude: 0, angle: angle, length: 0, wobble: wobble)
         }

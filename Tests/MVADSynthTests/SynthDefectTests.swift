@@ -148,4 +148,24 @@ final class SynthDefectTests: XCTestCase {
             XCTAssertEqual(part.maskPixelCount, 0)
         }
     }
+
+    /// At the smallest image size every kind still marks pixels (floors on defect sizes), and
+    /// each defect changes what its kind says it changes.
+    func testEveryKindMarksPixelsAtTheSmallestSize() throws {
+        var settings = SynthSettings()
+        settings.size = 32
+        let dataset = try SynthTestSupport.dataset(settings: settings)
+        for kind in DefectKind.allCases {
+            for seed in UInt64(0)..<8 {
+                let recipe = dataset.sampler.recipe(seed: seed, defect: kind)
+                let defective = dataset.renderer.render(recipe)
+                let good = dataset.renderer.render(recipe.withoutDefects)
+                XCTAssertGreaterThanOrEqual(defective.maskPixelCount, 2, "\(kind) seed \(seed)")
+                XCTAssertEqual(defective.surface.albedo != good.surface.albedo, kind.changesAlbedo,
+                               "\(kind) seed \(seed)")
+                XCTAssertEqual(defective.surface.height != good.surface.height,
+                               kind.changesGeometry, "\(kind) seed \(seed)")
+            }
+        }
+    }
 }
