@@ -8,6 +8,8 @@ import MVADInspect
 /// A synthetic category: settings, master seed and allowed defect kinds. Part k of a split has
 /// the seed derive(master, split, k) and, in test_public, a defect iff k is odd, of kind
 /// kinds[(k / 2) % kinds.count]; so growing a split never changes its earlier parts.
+// FIXME(portability): files are byte-identical for one platform only, because cos, log and
+// pow come from the C library, whose last-bit rounding may differ across libm versions/CPUs.
 public struct SynthDataset: Sendable {
     public let category: String
     public let masterSeed: UInt64
