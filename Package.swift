@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "MVADEngine", targets: ["MVADEngine"]),
         .library(name: "MVADInspect", targets: ["MVADInspect"]),
+        .library(name: "MVADSynth", targets: ["MVADSynth"]),
         .executable(name: "mvad", targets: ["mvad"]),
     ],
     targets: [
@@ -56,10 +57,15 @@ let package = Package(
             name: "MVADPack",
             dependencies: ["MVADEngine", "CZlib"]
         ),
+        // Deterministic synthetic multi-light parts in the Eyecandies layout (docs/SYNTH.md).
+        .target(
+            name: "MVADSynth",
+            dependencies: ["MVADInspect"]
+        ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack"]
+            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADSynth"]
         ),
         .testTarget(
             name: "MVADEngineTests",
@@ -70,6 +76,10 @@ let package = Package(
             name: "MVADInspectTests",
             dependencies: ["MVADInspect", "MVADEngine", "MVADPack"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "MVADSynthTests",
+            dependencies: ["MVADSynth", "MVADInspect"]
         ),
         .testTarget(
             name: "MVADPackTests",
