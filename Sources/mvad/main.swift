@@ -34,7 +34,8 @@ let commands: [CommandEntry] = [
     CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
     CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
     CommandEntry(RunComponentCommand.self),
-    CommandEntry(CompareCommand.self), CommandEntry(ConvertCommand.self),
+    CommandEntry(CompareCommand.self), CommandEntry(PromptCommand.self),
+    CommandEntry(ConvertCommand.self),
     CommandEntry(InfoCommand.self),
     CommandEntry(VerifyCommand.self), CommandEntry(BenchCommand.self),
 ]

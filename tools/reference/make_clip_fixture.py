@@ -18,9 +18,10 @@ Layout written (an SD pipeline root, so both halves are found as mvad finds them
 - `text_encoder/`: CLIPTextModel, hidden 32, 2 layers, 4 heads, quick_gelu, saved with
   save_pretrained(safe_serialization=True) as model.safetensors.
 - `sharded/`: a second CLIPTextModel (hidden 16, 1 layer, 2 heads, exact gelu) in two shards
-  with model.safetensors.index.json, plus the I64 `text_model.embeddings.position_ids` buffer
-  that older checkpoints carry (transformers ignores it), and a tokenizer.json (written by
-  CLIPTokenizer.save_pretrained) instead of vocab.json + merges.txt.
+  with model.safetensors.index.json, written the way older checkpoints (SD v1.4's) are: keys
+  under `text_model.` (transformers 5 saves them without it) and the I64
+  `text_model.embeddings.position_ids` buffer (which transformers ignores); and a
+  tokenizer.json (written by CLIPTokenizer.save_pretrained) instead of vocab.json + merges.txt.
 - `expected.json`: for each prompt, the ids without padding and padded to 77; the ids with
   the pad token set to "!" (as SD 2.x tokenizers declare it); the versions.
 - `expected.safetensors`: last_hidden_state [1, 77, D] of both models for two prompts
@@ -105,6 +106,7 @@ def main():
     small_model = make_model(len(vocab), hidden=16, layers=1, heads=2, act="gelu",
                              generator=generator)
     write_sharded(small_model, os.path.join(out, "sharded"))
+    models = {"text_encoder": main_model, "sharded": small_model}
     tokenizer.save_pretrained(os.path.join(out, "sharded"))
     for name in ("vocab.json", "merges.txt"):
         path = os.path.join(out, "sharded", name)
@@ -119,7 +121,7 @@ def main():
     expected["seed"] = args.seed
     common.write_json(os.path.join(out, "expected.json"), expected)
 
-    write_embeddings(out, tokenizer, versions, args.seed)
+    write_embeddings(out, tokenizer, models, versions, args.seed)
     print(f"wrote {out}: {len(vocab)} tokens, {common.directory_size(out) / 1024:.0f} KB")
 
 
@@ -278,10 +280,11 @@ def make_model(vocab_size, hidden, layers, heads, act, generator):
 
 
 def write_sharded(model, folder):
-    """Two shards (embeddings + final norm, the layers) with an index, plus the I64 buffer."""
+    """Two shards (embeddings + final norm, the layers) with an index, in the old key layout."""
     os.makedirs(folder)
     model.config.save_pretrained(folder)
-    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    state = {"text_model." + name: tensor.contiguous()
+             for name, tensor in model.state_dict().items()}
     first = {name: tensor for name, tensor in state.items() if ".layers." not in name}
     first["text_model.embeddings.position_ids"] = torch.arange(MAX_LENGTH).unsqueeze(0)
     second = {name: tensor for name, tensor in state.items() if ".layers." in name}
@@ -296,13 +299,18 @@ def write_sharded(model, folder):
 
 
 @torch.no_grad()
-def write_embeddings(out, tokenizer, versions, seed):
-    """last_hidden_state of both saved models (reloaded from disk) for the EMBEDDED prompts."""
+def write_embeddings(out, tokenizer, models, versions, seed):
+    """last_hidden_state of both saved models (reloaded from disk, checked to hold the weights
+    they were saved with) for the EMBEDDED prompts."""
     from transformers import CLIPTextModel
     tensors = {}
-    for name in ("text_encoder", "sharded"):
+    for name, original in models.items():
         model = CLIPTextModel.from_pretrained(os.path.join(out, name), local_files_only=True,
                                               use_safetensors=True, dtype=torch.float32).eval()
+        saved = original.state_dict()
+        for key, value in model.state_dict().items():
+            if not torch.equal(value, saved[key]):
+                sys.exit(f"{GENERATOR}: {name}: '{key}' did not survive saving and loading")
         for index in EMBEDDED:
             ids = tokenizer(PROMPTS[index], padding="max_length", max_length=MAX_LENGTH,
                             truncation=True, return_tensors="pt").input_ids            # [1, L]
