@@ -156,7 +156,8 @@ public enum CLIPFolderError: Error, CustomStringConvertible, Equatable {
                 + "CLIPTextModel.from_pretrained(folder).save_pretrained(folder, "
                 + "safe_serialization=True)."
         case let .noWeights(folder, found):
-            let listing = found.isEmpty ? "it is empty" : "it holds " + found.joined(separator: ", ")
+            let listing = found.isEmpty
+                ? "it is empty" : "it holds " + found.joined(separator: ", ")
             return "\(folder): no model.safetensors or model.safetensors.index.json (\(listing)); "
                 + "\(Self.expectedEncoder)."
         case let .noTokenizer(folder):

@@ -26,13 +26,14 @@ extension CLIPTokenizer {
         var special = SpecialTokens.clip
         var maxLength: Int? = nil
         if files.exists("tokenizer_config.json") {
-            let config = try readJSONObject(files.path("tokenizer_config.json"))
-            try Self.applySpecialTokens(config, to: &special, path: files.path("tokenizer_config.json"))
+            let path = files.path("tokenizer_config.json")
+            let config = try readJSONObject(path)
+            try Self.applySpecialTokens(config, to: &special, path: path)
             maxLength = Self.modelMaxLength(config)
         }
         if files.exists("special_tokens_map.json") {
-            let map = try readJSONObject(files.path("special_tokens_map.json"))
-            try Self.applySpecialTokens(map, to: &special, path: files.path("special_tokens_map.json"))
+            let path = files.path("special_tokens_map.json")
+            try Self.applySpecialTokens(readJSONObject(path), to: &special, path: path)
         }
         try self.init(vocabulary: tables.vocabulary, merges: tables.merges,
                       specialTokens: special, maxLength: maxLength, source: source)
@@ -151,7 +152,8 @@ public enum CLIPTokenizerError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .noTokenizerFiles(folder, found):
-            let listing = found.isEmpty ? "it is empty" : "it holds " + found.joined(separator: ", ")
+            let listing = found.isEmpty
+                ? "it is empty" : "it holds " + found.joined(separator: ", ")
             return "\(folder): no CLIP tokenizer (\(listing)); expected vocab.json + merges.txt, "
                 + "or tokenizer.json."
         case let .unreadable(path, reason):
