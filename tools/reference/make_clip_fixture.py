@@ -47,6 +47,7 @@ GENERATOR = "tools/reference/make_clip_fixture.py"
 MAX_LENGTH = 77
 MERGE_COUNT = 300
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+OUTPUTS = ("tokenizer", "text_encoder", "sharded", "expected.json", "expected.safetensors")
 
 # What the merges are learned from: prompts of the kind mvad uses.
 CORPUS = [
@@ -90,9 +91,13 @@ def main():
     transformers.utils.logging.disable_progress_bar()
 
     out = args.out
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
+    os.makedirs(out, exist_ok=True)
+    for name in OUTPUTS:   # the fixture's README.md stays
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
     tokenizer_folder = os.path.join(out, "tokenizer")
     vocab = write_tokenizer(tokenizer_folder)
     tokenizer = transformers.CLIPTokenizer.from_pretrained(tokenizer_folder, local_files_only=True)
