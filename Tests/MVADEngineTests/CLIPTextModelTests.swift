@@ -55,6 +55,26 @@ final class CLIPTextModelTests: CLIPScratchTestCase {
         XCTAssertEqual(PromptEmbedding.prompt(category: "GummyBear"), "A photo of a GummyBear")
     }
 
+    /// A full CLIPModel config.json (model_type "clip", the text encoder under text_config)
+    /// gives the same encoder.
+    func testFullCLIPConfig() throws {
+        let root = scratch + "/clip"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try copyFixture("text_encoder", to: "clip/text_encoder")
+        _ = try copyFixture("tokenizer", to: "clip/tokenizer")
+        try writeText("""
+            {"model_type": "clip", "projection_dim": 32, "vision_config": {"hidden_size": 8},
+             "text_config": {"vocab_size": 760, "hidden_size": 32, "intermediate_size": 64,
+                             "num_hidden_layers": 2, "num_attention_heads": 4}}
+            """, to: root + "/text_encoder/config.json")
+        let (expected, prompts) = try CLIPFixture.embeddedPrompts()
+        let embedding = try PromptEmbedding.compute(prompt: try XCTUnwrap(prompts[0]),
+                                                    clipFolder: root)
+        XCTAssertEqual(try CLIPFolder(root).textModel().config.hiddenAct, "quick_gelu")
+        assertMatches(embedding.hiddenStates, try expected.tensor("text_encoder.0"), "clip config",
+                      limit: clipParityLimit)
+    }
+
     /// The written file holds one tensor under the name the model folder reads, with the
     /// metadata given.
     func testWrittenFileLayout() throws {

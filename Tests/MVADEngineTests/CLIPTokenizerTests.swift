@@ -102,6 +102,17 @@ final class CLIPTokenizerTests: CLIPScratchTestCase {
         XCTAssertEqual(tokenizer.encode("a a a a a", paddedTo: 6), [8, 2, 2, 2, 2, 9])
     }
 
+    /// merges.txt with CRLF line ends reads as with LF.
+    func testMergesWithCRLF() throws {
+        let folder = try copyFixture("tokenizer", to: "crlf")
+        let merges = try String(contentsOfFile: folder + "/merges.txt", encoding: .utf8)
+        try writeText(merges.replacingOccurrences(of: "\n", with: "\r\n"),
+                      to: folder + "/merges.txt")
+        let expected = try CLIPFixture.expected()
+        let tokenizer = try CLIPTokenizer(folder: folder)
+        XCTAssertEqual(tokenizer.encode(expected.cases[0].prompt), expected.cases[0].ids)
+    }
+
     // MARK: - Errors
 
     func testFolderWithoutTokenizerFiles() throws {

@@ -33,6 +33,11 @@ enum PromptCommand: Command {
         variant); pickled weights (pytorch_model.bin) are refused.
         """)
 
+    /// The output's folder is missing: the command fails (exit 1) before any work.
+    struct OutputFolderMissing: Error, CustomStringConvertible {
+        let description: String
+    }
+
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
         try args.noPositional()
@@ -46,8 +51,8 @@ enum PromptCommand: Command {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: outputFolder, isDirectory: &isDirectory),
               isDirectory.boolValue else {
-            throw UsageError(message: "\(name): -o \(output): the folder \(outputFolder) does "
-                             + "not exist")
+            throw OutputFolderMissing(
+                description: "\(output): the folder \(outputFolder) does not exist")
         }
 
         let embedding = try PromptEmbedding.compute(prompt: prompt, clipFolder: clip,

@@ -61,11 +61,13 @@ extension CLIPTokenizer {
         return vocabulary
     }
 
-    /// merges.txt: an optional `#version` line, then one merge per line, "left right".
+    /// merges.txt: an optional `#version` line, then one merge per line, "left right" (lines
+    /// may end in CRLF).
     static func readMerges(_ path: String) throws -> [(left: String, right: String)] {
         let text = try readText(path)
         var merges: [(left: String, right: String)] = []
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so both line ends are named.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         if lines.last?.isEmpty == true { lines.removeLast() }
         for (index, line) in lines.enumerated() where !line.hasPrefix("#version") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
