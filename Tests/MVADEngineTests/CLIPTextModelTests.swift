@@ -75,6 +75,26 @@ final class CLIPTextModelTests: CLIPScratchTestCase {
                       limit: clipParityLimit)
     }
 
+    /// Without model.safetensors the "fp16" variant's file is read (here the fixture's weights
+    /// under that name: the dtype conversion is SafeTensorsTests' business); with both,
+    /// model.safetensors wins, as in transformers.
+    func testFP16VariantIsFound() throws {
+        let folder = try copyFixture("text_encoder", to: "variant")
+        _ = try copyFixture("tokenizer", to: "variant/tokenizer")
+        try FileManager.default.moveItem(atPath: folder + "/model.safetensors",
+                                         toPath: folder + "/model.fp16.safetensors")
+        XCTAssertEqual(try CLIPFolder(folder).weights,
+                       .single(path: folder + "/model.fp16.safetensors"))
+        let (expected, prompts) = try CLIPFixture.embeddedPrompts()
+        let embedding = try PromptEmbedding.compute(prompt: try XCTUnwrap(prompts[0]),
+                                                    clipFolder: folder)
+        assertMatches(embedding.hiddenStates, try expected.tensor("text_encoder.0"), "fp16 name",
+                      limit: clipParityLimit)
+        try FileManager.default.copyItem(atPath: folder + "/model.fp16.safetensors",
+                                         toPath: folder + "/model.safetensors")
+        XCTAssertEqual(try CLIPFolder(folder).weights, .single(path: folder + "/model.safetensors"))
+    }
+
     /// The written file holds one tensor under the name the model folder reads, with the
     /// metadata given.
     func testWrittenFileLayout() throws {
