@@ -35,7 +35,8 @@ let commands: [CommandEntry] = [
     CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
     CommandEntry(SynthCommand.self),
     CommandEntry(RunComponentCommand.self),
-    CommandEntry(CompareCommand.self), CommandEntry(ConvertCommand.self),
+    CommandEntry(CompareCommand.self), CommandEntry(PromptCommand.self),
+    CommandEntry(ConvertCommand.self),
     CommandEntry(InfoCommand.self),
     CommandEntry(VerifyCommand.self), CommandEntry(BenchCommand.self),
 ]

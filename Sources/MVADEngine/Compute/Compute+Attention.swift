@@ -8,8 +8,10 @@ extension Compute {
     static let queryChunk = 256
 
     /// softmax(Q K^T / sqrt(d)) V per head. q [N, Lq, H * d], k and v [N, Lk, H * d]
-    /// -> [N, Lq, H * d].
-    public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+    /// -> [N, Lq, H * d]. With `causal`, query i attends to keys 0...i only (torch's
+    /// `is_causal`, the mask aligned at the top left), as in a text encoder.
+    public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int,
+                          causal: Bool = false) -> Tensor {
         precondition(q.rank == 3 && k.rank == 3 && k.shape == v.shape,
                      "attention shapes q \(q.shape) k \(k.shape) v \(v.shape)")
         let (n, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
@@ -42,7 +44,12 @@ extension Compute {
                             sgemm(transA: false, transB: true, m: rows, n: lk, k: d,
                                   a: qb + qOff, lda: width, b: kb + kvOff, ldb: width,
                                   c: s, ldc: lk)
-                            mvad_softmax_rows(s, rows, lk, scale)
+                            if causal {
+                                Compute.causalSoftmax(s, rows: rows, firstRow: row0, keys: lk,
+                                                      scale: scale)
+                            } else {
+                                mvad_softmax_rows(s, rows, lk, scale)
+                            }
                             sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
                                   a: s, lda: lk, b: vb + kvOff, ldb: width,
                                   c: ob + qOff, ldc: width)
@@ -50,6 +57,18 @@ extension Compute {
                     }
                 }
             }
+        }
+    }
+
+    /// Row r of `scores` [rows, keys] (query firstRow + r) becomes the softmax of its first
+    /// firstRow + r + 1 scores, the rest zero: exactly what a -inf mask gives.
+    static func causalSoftmax(_ scores: UnsafeMutablePointer<Float>, rows: Int, firstRow: Int,
+                              keys: Int, scale: Float) {
+        for r in 0..<rows {
+            let row = scores + r * keys
+            let visible = min(keys, firstRow + r + 1)
+            mvad_softmax_rows(row, 1, visible, scale)
+            for j in visible..<keys { row[j] = 0 }
         }
     }
 }

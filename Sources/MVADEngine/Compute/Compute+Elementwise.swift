@@ -1,4 +1,5 @@
-// Element-wise operators: activations (SiLU, GELU, GEGLU), residual adds and scaling.
+// Element-wise operators: activations (SiLU, GELU and its variants, GEGLU), residual adds and
+// scaling.
 
 import Foundation
 import MVADKernels
@@ -35,6 +36,17 @@ extension Compute {
     /// GELU, exact (erf) form: torch.nn.functional.gelu(x, approximate="none").
     public func gelu(_ x: Tensor) -> Tensor {
         map(x, Compute.geluScalar)
+    }
+
+    /// QuickGELU of CLIP (transformers' "quick_gelu"): x * sigmoid(1.702 x).
+    public func quickGELU(_ x: Tensor) -> Tensor {
+        map(x) { $0 / (1 + expf(-1.702 * $0)) }
+    }
+
+    /// GELU, tanh approximation (transformers' "gelu_new" / "gelu_pytorch_tanh"):
+    /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+    public func geluTanh(_ x: Tensor) -> Tensor {
+        map(x) { v in 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
     }
 
     @inline(__always)

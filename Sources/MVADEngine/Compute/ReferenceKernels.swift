@@ -1,6 +1,8 @@
 // Plain scalar twins of the optimised operators: direct loops, no BLAS, no threads. Tests
 // compare every fast path against these with a named error limit.
 
+import Foundation
+
 public enum ReferenceKernels {
     /// Direct convolution, accumulated in Double.
     public static func conv2d(_ x: Tensor, _ conv: Conv2d) -> Tensor {
@@ -56,5 +58,45 @@ public enum ReferenceKernels {
         var shape = x.shape
         shape[shape.count - 1] = output
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// softmax(Q K^T / sqrt(d)) V per head in Double, optionally causal (query i sees keys
+    /// 0...i). q [N, Lq, H * d], k and v [N, Lk, H * d] -> [N, Lq, H * d].
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int,
+                                 causal: Bool = false) -> Tensor {
+        let (n, lq, width) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1]
+        let d = width / heads
+        let scale = 1 / Double(d).squareRoot()
+        var out = [Float](repeating: 0, count: q.count)
+        for image in 0..<n {
+            for head in 0..<heads {
+                for i in 0..<lq {
+                    let visible = causal ? min(lk, i + 1) : lk
+                    let qRow = (image * lq + i) * width + head * d
+                    var scores = [Double](repeating: 0, count: visible)
+                    for j in 0..<visible {
+                        let kRow = (image * lk + j) * width + head * d
+                        var dot = 0.0
+                        for c in 0..<d {
+                            dot += Double(q.scalars[qRow + c]) * Double(k.scalars[kRow + c])
+                        }
+                        scores[j] = dot * scale
+                    }
+                    let largest = scores.max() ?? 0
+                    let weights = scores.map { exp($0 - largest) }
+                    let total = weights.reduce(0, +)
+                    for c in 0..<d {
+                        var sum = 0.0
+                        for j in 0..<visible {
+                            let vRow = (image * lk + j) * width + head * d
+                            sum += weights[j] * Double(v.scalars[vRow + c])
+                        }
+                        out[qRow + c] = Float(sum / total)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: q.shape, scalars: out)
     }
 }

@@ -20,10 +20,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
         case float32 = "F32"
         case float16 = "F16"
         case bfloat16 = "BF16"
+        /// Integers, as older transformers checkpoints store buffers such as `position_ids`;
+        /// widened to the nearest Float32 (exact up to 2^24 in magnitude).
+        case int64 = "I64"
 
         /// Bytes per element.
         public var byteSize: Int {
             switch self {
+            case .int64: return 8
             case .float32: return 4
             case .float16, .bfloat16: return 2
             }
@@ -95,6 +99,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 Float16Conversion.convertHalf(from: source, count: count, into: target)
             case .bfloat16:
                 Float16Conversion.convertBFloat16(from: source, count: count, into: target)
+            case .int64:
+                for i in 0..<count {
+                    let bits = source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)
+                    target[i] = Float(Int64(littleEndian: bits))
+                }
             }
             releasePages(of: UnsafeRawBufferPointer(start: source, count: entry.byteRange.count))
         }

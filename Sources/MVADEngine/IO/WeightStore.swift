@@ -37,6 +37,16 @@ public final class WeightStore: @unchecked Sendable {
         }
     }
 
+    /// Opens the shards a safetensors index (`{"weight_map": {tensor: shard file}}`) names, in
+    /// the index's folder, whatever the files are called (transformers writes
+    /// `model.safetensors.index.json` and `model-00001-of-00002.safetensors`).
+    public convenience init(shardIndex indexPath: String) throws {
+        let folder = (indexPath as NSString).deletingLastPathComponent
+        let (files, owners) = try Self.openShards(indexPath: indexPath,
+                                                  folder: folder.isEmpty ? "." : folder)
+        self.init(source: indexPath, files: files, fileIndexOfTensor: owners)
+    }
+
     /// Opens a plain list of safetensors files; a name found in two of them is an error.
     public convenience init(files paths: [String]) throws {
         var files: [SafeTensorsFile] = []
