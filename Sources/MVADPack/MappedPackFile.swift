@@ -40,6 +40,13 @@ struct MappedPackFile: ~Copyable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// madvise(MADV_DONTNEED): the kernel forgets the resident pages of this private,
+    /// read-only, never written mapping; the next access reads them from the file again.
+    func releaseResidentPages() {
+        guard let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
+    }
+
     deinit {
         guard let base = bytes.baseAddress else { return }
         munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

@@ -30,6 +30,8 @@ public final class PackFile: @unchecked Sendable {
 
     private let byName: [String: PackEntry]
     private let mapping: MappedPackFile
+    /// Int8 matrices already packed from this pack's tensors (see `PackWeights`).
+    let quantizedMatrices = QuantizedMatrixCache()
 
     /// Maps the file at `path` and checks everything but the tensor data checksums.
     public init(path: String) throws {
@@ -97,6 +99,13 @@ public final class PackFile: @unchecked Sendable {
             throw PackError.tensorNotFound(path: path, tensor: name)
         }
         return entry
+    }
+
+    /// Drops the mapped pages from this process's resident memory. Models built from a pack
+    /// hold their own copies of the weights, so once they are built the pages their build
+    /// read are dead weight; the pack stays readable (pages fault back in from the file).
+    public func releaseResidentPages() {
+        mapping.releaseResidentPages()
     }
 
     /// The mapped bytes of `entry` (inside the file: checked at open).

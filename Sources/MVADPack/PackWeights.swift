@@ -64,6 +64,17 @@ public struct PackWeights: WeightSource {
         return (values, scales)
     }
 
+    /// The packed int8 matrix of `name`, built once per pack: the UNet and a ControlLoRA stored
+    /// separate over its encoder load the same unet.* tensors and share one copy.
+    public func quantizedMatrix(_ name: String, shape: [Int], bias: Tensor?) throws
+        -> QuantizedMatrix? {
+        try pack.quantizedMatrices.matrix(prefix + name, bias: bias?.scalars) {
+            guard let (values, scales) = try quantized(name) else { return nil }
+            return try QuantizedMatrix(values: values, scales: scales, shape: shape,
+                                       bias: bias?.scalars)
+        }
+    }
+
     /// An int8 tensor times its scales. The open check guarantees i8 values, f32 or f16 scales
     /// of the shape the scheme needs, and a byte length equal to the element count.
     private func dequantised(_ entry: PackEntry) throws -> Tensor {

@@ -2,7 +2,7 @@
 // pack verifies, f32 packs run bit-identical to the folder, f16 and int8 within named limits.
 
 import Foundation
-import MVADEngine
+@testable import MVADEngine
 import XCTest
 @testable import MVADPack
 
@@ -342,6 +342,60 @@ final class ConvertTests: PackTestCase {
         let reasons = Dictionary(report.keptFloat.map { ($0.name, $0.reason) }) { a, _ in a }
         XCTAssertTrue(factors.allSatisfy { reasons[$0.name] == .loraFactor })
         XCTAssertNotNil(try PackModels.controlNet(pack: pack))
+    }
+
+    func testInt8SeparateControlLoRASharesTheUNetInt8WeightsAndRunsItsLoRABeside() throws {
+        let (model, golden) = try separateLoRAModelFolder()
+        let output = path("lora-int8-shared.mvad")
+        _ = try PackConverter.convert(modelFolder: model, output: output,
+                                      options: ConversionOptions(weights: .int8PerChannel))
+        let pack = try PackFile(path: output)
+        let unet = try PackModels.unet(pack: pack)
+        let control = try XCTUnwrap(try PackModels.controlNet(pack: pack))
+
+        // Every LoRA-targeted linear whose UNet weight is int8 is an int8 layer with its
+        // update beside it (the tiny model's smallest weights stay float and come merged),
+        // and every encoder int8 matrix is the UNet's own packed storage, not a copy.
+        let int8Targets = pack.names.filter { $0.hasSuffix(".lora_A.weight") }.filter { name in
+            let module = name.dropFirst("controllora.".count).dropLast(".lora_A.weight".count)
+            return pack.entry("unet.\(module).weight")?.quantization == .int8PerChannel
+        }
+        XCTAssertFalse(int8Targets.isEmpty)
+        let unetMatrices = QuantizedLayers(unet).matrices
+        var updated = 0
+        var shared = 0
+        for (name, layer) in QuantizedLayers(control).linears where unetMatrices[name] != nil {
+            XCTAssertNotNil(layer.quantized, name)
+            if layer.lowRank != nil { updated += 1 }
+        }
+        for (name, matrix) in QuantizedLayers(control).matrices {
+            guard let twin = unetMatrices[name] else { continue }
+            let same = matrix.packed.withUnsafeBufferPointer { a in
+                twin.packed.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress }
+            }
+            XCTAssertTrue(same, "\(name) is a copy of the UNet's")
+            shared += 1
+        }
+        XCTAssertEqual(updated, int8Targets.count)
+        XCTAssertGreaterThan(shared, updated)
+
+        // Close to the float ControlLoRA (int8 weights and activations, exact LoRA).
+        let c = Compute(threads: 1)
+        let sample = try golden.tensor("sample")
+        let timesteps = try golden.tensor("timestep").scalars
+        let context = try golden.tensor("encoder_hidden_states")
+        let condition = try golden.tensor("controlnet_cond")
+        let expected = try DiffusersModels.controlLoRA(folder: model + "/controllora",
+                                                       unetFolder: model + "/unet")
+        let a = try control(sample: sample, timesteps: timesteps, context: context,
+                            condition: condition, compute: c)
+        let b = try expected(sample: sample, timesteps: timesteps, context: context,
+                             condition: condition, compute: c)
+        for (name, x, y) in [("mid", a.mid, b.mid), ("down 0", a.down[0], b.down[0])] {
+            let error = relativeL2(x.scalars, y.scalars)
+            XCTAssertGreaterThan(error, 0, name)
+            XCTAssertLessThan(error, Self.int8Limit, name)
+        }
     }
 
     func testPerChannelRoundingIsHalfAwayFromZeroWithClamping() {

@@ -165,3 +165,27 @@ struct LayerCount {
         }
     }
 }
+
+/// The int8 layers of a model by path (Mirror labels joined with dots): its linear layers, and
+/// the int8 matrix of every linear and conv layer that holds one.
+struct QuantizedLayers {
+    var linears: [(String, Linear)] = []
+    var matrices: [String: QuantizedMatrix] = [:]
+
+    init(_ model: Any) { visit(model, path: "") }
+
+    private mutating func visit(_ value: Any, path: String) {
+        switch value {
+        case let conv as Conv2d:
+            if let matrix = conv.quantized { matrices[path] = matrix }
+        case let linear as Linear:
+            linears.append((path, linear))
+            if let matrix = linear.quantized { matrices[path] = matrix }
+        case is Tensor: break
+        default:
+            for (i, child) in Mirror(reflecting: value).children.enumerated() {
+                visit(child.value, path: path + "." + (child.label ?? "\(i)"))
+            }
+        }
+    }
+}

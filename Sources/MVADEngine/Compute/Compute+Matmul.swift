@@ -21,7 +21,15 @@ extension Compute {
     /// Many rows: tasks take fixed blocks of rows. Few rows (a prompt, a time embedding):
     /// tasks take fixed blocks of output features instead.
     public func linear(_ x: Tensor, _ layer: Linear) -> Tensor {
-        if let matrix = layer.quantized { return linear(x, QuantizedLinear(matrix: matrix)) }
+        if let matrix = layer.quantized {
+            var y = linear(x, QuantizedLinear(matrix: matrix))           // [..., out]
+            if let update = layer.lowRank {
+                let down = linear(x, Linear(weight: update.down, bias: nil))   // [..., r]
+                addInPlace(&y, linear(down, Linear(weight: update.up, bias: nil)),
+                           scale: update.scale)
+            }
+            return y
+        }
         let (inFeatures, outFeatures) = (layer.inFeatures, layer.outFeatures)
         precondition(x.shape.last == inFeatures,
                      "linear expects last dim \(inFeatures), got shape \(x.shape)")

@@ -41,7 +41,13 @@ public enum ReferenceKernels {
     /// x [..., in] W^T + b, accumulated in Double.
     public static func linear(_ x: Tensor, _ layer: Linear) -> Tensor {
         if let matrix = layer.quantized {
-            return ReferenceQuantized.linear(x, QuantizedLinear(matrix: matrix))
+            var y = ReferenceQuantized.linear(x, QuantizedLinear(matrix: matrix))
+            if let update = layer.lowRank {
+                let down = linear(x, Linear(weight: update.down, bias: nil))
+                let delta = linear(down, Linear(weight: update.up, bias: nil))
+                for i in y.scalars.indices { y.scalars[i] += update.scale * delta.scalars[i] }
+            }
+            return y
         }
         let (input, output) = (layer.inFeatures, layer.outFeatures)
         let rows = x.count / input

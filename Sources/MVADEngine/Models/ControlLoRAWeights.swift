@@ -7,11 +7,11 @@
 //   kohya: M.lora_down.weight [r, in], M.lora_up.weight [out, r], M.alpha []; scale alpha / r
 // The merged weight is W + scale * B A (up x down), as peft's merge computes it.
 
-/// One low-rank update of a linear weight.
-struct LoRADelta: Sendable {
-    let down: Tensor                     // [r, in]
-    let up: Tensor                       // [out, r]
-    let scale: Float
+/// One low-rank update of a linear weight: W + scale * up x down.
+public struct LoRADelta: Sendable {
+    public let down: Tensor              // [r, in]
+    public let up: Tensor                // [out, r]
+    public let scale: Float
 }
 
 public struct ControlLoRAWeights: WeightSource {
@@ -117,6 +117,21 @@ public struct ControlLoRAWeights: WeightSource {
     public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
         if Self.ownPrefixes.contains(where: name.hasPrefix) { return try own.quantized(name) }
         return deltas[name] == nil ? try base.quantized(name) : nil
+    }
+
+    /// The UNet's own int8 matrix, shared with the UNet when its source shares matrices, also
+    /// for the weights a LoRA delta changes: the loader runs those deltas beside it
+    /// (`lowRankUpdate`), so the encoder's int8 weights are held once for both models.
+    public func quantizedMatrix(_ name: String, shape: [Int], bias: Tensor?) throws
+        -> QuantizedMatrix? {
+        if Self.ownPrefixes.contains(where: name.hasPrefix) {
+            return try own.quantizedMatrix(name, shape: shape, bias: bias)
+        }
+        return try base.quantizedMatrix(name, shape: shape, bias: bias)
+    }
+
+    public func lowRankUpdate(_ name: String) -> LoRADelta? {
+        Self.ownPrefixes.contains(where: name.hasPrefix) ? nil : deltas[name]
     }
 }
 

@@ -67,6 +67,9 @@ public struct Linear: Sendable {
     public var bias: Tensor?
     /// Int8 weights with one scale per output feature, or nil for a float layer.
     public private(set) var quantized: QuantizedMatrix?
+    /// With int8 weights only: a low-rank update run beside them, y += scale * x down^T up^T
+    /// (a ControlLoRA's delta over the UNet weights it shares).
+    public private(set) var lowRank: LoRADelta?
 
     public init(weight: Tensor, bias: Tensor?) {
         precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
@@ -75,11 +78,21 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
-    /// A linear layer on int8 weights `matrix` [out, in]; its bias is the matrix's.
-    public init(quantized matrix: QuantizedMatrix) {
+    /// A linear layer on int8 weights `matrix` [out, in]; its bias is the matrix's. `lowRank`
+    /// must factor an [out, in] update.
+    public init(quantized matrix: QuantizedMatrix, lowRank: LoRADelta? = nil) {
+        if let lowRank {
+            precondition(lowRank.down.shape.count == 2 && lowRank.up.shape.count == 2
+                            && lowRank.down.shape[1] == matrix.columns
+                            && lowRank.up.shape[0] == matrix.rows
+                            && lowRank.up.shape[1] == lowRank.down.shape[0],
+                         "low-rank update \(lowRank.up.shape) x \(lowRank.down.shape) for "
+                            + "[\(matrix.rows), \(matrix.columns)] weights")
+        }
         weight = Tensor(shape: [0], scalars: [])
         bias = Tensor(shape: [matrix.rows], scalars: matrix.bias)
         quantized = matrix
+        self.lowRank = lowRank
     }
 
     public var outFeatures: Int { quantized?.rows ?? weight.shape[0] }

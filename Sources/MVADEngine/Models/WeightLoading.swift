@@ -14,11 +14,28 @@ public protocol WeightSource: Sendable {
     /// `name` when it is stored quantised per output channel, so that a layer can run on them
     /// as stored; nil for anything else, where `tensor(_:)` serves the weights.
     func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])?
+    /// The int8 weight `name` of stored shape `shape` packed for the int8 kernels with `bias`
+    /// folded in, or nil when it is not stored int8. Sources may hand the same matrix to every
+    /// model that loads `name`, so that shared weights are held once.
+    func quantizedMatrix(_ name: String, shape: [Int], bias: Tensor?) throws -> QuantizedMatrix?
+    /// A low-rank update to run beside the int8 weight `name` (a ControlLoRA's delta over
+    /// the UNet's int8 weights); nil for none. Float weights come with it merged.
+    func lowRankUpdate(_ name: String) -> LoRADelta?
 }
 
 extension WeightSource {
     /// Sources that store no int8 weights serve every tensor through `tensor(_:)`.
     public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? { nil }
+
+    /// Packs `quantized(name)` afresh.
+    public func quantizedMatrix(_ name: String, shape: [Int], bias: Tensor?) throws
+        -> QuantizedMatrix? {
+        guard let (values, scales) = try quantized(name) else { return nil }
+        return try QuantizedMatrix(values: values, scales: scales, shape: shape,
+                                   bias: bias?.scalars)
+    }
+
+    public func lowRankUpdate(_ name: String) -> LoRADelta? { nil }
 }
 
 /// Why a model could not be built from its config and weights.
@@ -97,15 +114,9 @@ struct ModuleLoader {
     func quantizedWeight(_ name: String, shape expected: [Int],
                          bias: Tensor?) throws -> QuantizedMatrix? {
         let full = try checkedKey(name, shape: expected)
-        guard let (values, scales) = try source.quantized(full) else { return nil }
-        let rows = expected[0]
         do {
-            // A convolution [O, I, kH, kW] packs its kH * kW taps tap-major.
-            let taps = expected.count == 4 ? expected[2] * expected[3] : 1
-            return try QuantizedMatrix(values: values, scales: scales, rows: rows,
-                                       columns: values.count / max(rows, 1), bias: bias?.scalars,
-                                       taps: taps)
-        } catch {
+            return try source.quantizedMatrix(full, shape: expected, bias: bias)
+        } catch let error as QuantizedWeightsError {
             throw ModelLoadError.invalidQuantized(component: component, name: full,
                                                   problem: error.description)
         }
@@ -142,7 +153,7 @@ struct ModuleLoader {
         _ = try checkedKey(name + ".weight", shape: shape)
         let b = bias ? try tensor(name + ".bias", shape: [out]) : nil
         if let matrix = try quantizedWeight(name + ".weight", shape: shape, bias: b) {
-            return Linear(quantized: matrix)
+            return Linear(quantized: matrix, lowRank: source.lowRankUpdate(key(name + ".weight")))
         }
         let weight = try tensor(name + ".weight", shape: shape)
         return Linear(weight: weight.reshaped([out, input]), bias: b)

@@ -132,6 +132,16 @@ public struct QuantizedMatrix: Sendable {
                   taps: taps)
     }
 
+    /// Stored int8 weights of a linear [out, in] or convolution [out, in, kH, kW] layer of
+    /// shape `shape`, with one scale per output.
+    public init(values: [Int8], scales: [Float], shape: [Int],
+                bias: [Float]?) throws(QuantizedWeightsError) {
+        let rows = shape.first ?? 0
+        try self.init(values: values, scales: scales, rows: rows,
+                      columns: values.count / max(rows, 1), bias: bias,
+                      taps: shape.count == 4 ? shape[2] * shape[3] : 1)
+    }
+
     /// The weights of a torch.nn.Linear [out, in]; a layer holding int8 weights gives those.
     public init(_ layer: Linear) {
         if let matrix = layer.quantized {

@@ -44,7 +44,11 @@ public struct FeatureExtractor: Sendable {
 
         var clock = Stopwatch()
         let views = c.map(pairs.images) { $0 * 2 - 1 }                      // [V, 3, S, S]
-        let latents = try model.vae.encode(views, compute: c)              // [V, 4, h, w]
+        // One view at a time: seven 256 px views in one batch would hold about 235 MB per
+        // activation of the VAE's first stage; every operator treats images independently.
+        let latents = c.concatBatch(try (0..<views.shape[0]).map {
+            try model.vae.encode(gather(views, [$0]), compute: c)          // [1, 4, h, w]
+        })                                                                 // [V, 4, h, w]
         timings["encode_s"] = clock.lap()
 
         var x = gather(latents, pairs.inputIndex)                          // [P, 4, h, w]
