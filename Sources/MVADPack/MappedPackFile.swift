@@ -40,11 +40,16 @@ struct MappedPackFile: ~Copyable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
-    /// madvise(MADV_DONTNEED): the kernel forgets the resident pages of this private,
-    /// read-only, never written mapping; the next access reads them from the file again.
-    func releaseResidentPages() {
+    /// madvise(MADV_DONTNEED) on the whole pages inside `range`: the kernel forgets them from
+    /// this private, read-only, never written mapping, and the next access reads them from
+    /// the file again. Pages shared with bytes outside the range are kept.
+    func releaseResidentPages(_ range: Range<Int>) {
         guard let base = bytes.baseAddress else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = min(range.upperBound, bytes.count) / page * page
+        guard page > 0, end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     deinit {

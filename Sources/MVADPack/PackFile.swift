@@ -105,7 +105,13 @@ public final class PackFile: @unchecked Sendable {
     /// hold their own copies of the weights, so once they are built the pages their build
     /// read are dead weight; the pack stays readable (pages fault back in from the file).
     public func releaseResidentPages() {
-        mapping.releaseResidentPages()
+        mapping.releaseResidentPages(0..<mapping.bytes.count)
+    }
+
+    /// The same for the whole pages inside one tensor's data, once a model holds its copy:
+    /// loading then never has a component's mapped pages and its copies resident together.
+    func releaseResidentPages(of entry: PackEntry) {
+        mapping.releaseResidentPages(entry.byteRange)
     }
 
     /// The mapped bytes of `entry` (inside the file: checked at open).

@@ -31,6 +31,7 @@ public struct PackWeights: WeightSource {
 
     public func tensor(_ name: String) throws -> Tensor {
         let entry = try pack.requireEntry(prefix + name)
+        defer { pack.releaseResidentPages(of: entry) }
         switch entry.quantization {
         case .none:
             return try pack.floatTensor(entry.name)
@@ -55,6 +56,7 @@ public struct PackWeights: WeightSource {
                 initialized = count
             }
         }
+        pack.releaseResidentPages(of: entry)
         let run = count / max(scales.count, 1)
         for row in scales.indices where scales[row] == 0 {
             scales[row] = 1

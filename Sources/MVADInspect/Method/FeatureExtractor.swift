@@ -28,10 +28,14 @@ public struct PartFeatures: Sendable {
 public struct FeatureExtractor: Sendable {
     public let model: InspectionModel
     public let compute: Compute
+    /// Pairs run through the UNet and ControlNet together (default 6: one modality's pairs).
+    /// Lower holds fewer activations at a time; higher fills more rows per matrix product.
+    public var pairsPerBatch: Int
 
-    public init(model: InspectionModel, compute: Compute) {
+    public init(model: InspectionModel, compute: Compute, pairsPerBatch: Int = 6) {
         self.model = model
         self.compute = compute
+        self.pairsPerBatch = pairsPerBatch
     }
 
     /// Features of one part. `observe` sees the batched latents [P, 4, h, w] before the
@@ -118,15 +122,34 @@ public struct FeatureExtractor: Sendable {
     /// The UNet's noise prediction at timestep t, with the ControlNet's residuals when the
     /// pairs have conditions.
     func predict(_ x: Tensor, t: Int, context: Tensor, conditions: Tensor?) throws -> Tensor {
-        let timesteps = [Float](repeating: Float(t), count: x.shape[0])
-        let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
-                                             conditions: conditions)
-        let out = try model.unet(sample: x, timesteps: timesteps, context: context,
-                                 residuals: residuals, compute: compute)
-        guard let noise = out.noisePrediction else {
-            throw InspectionError.internalState("the UNet returned no noise prediction")
+        try inBatches(x, context, conditions) { x, context, conditions in
+            let timesteps = [Float](repeating: Float(t), count: x.shape[0])
+            let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
+                                                 conditions: conditions)
+            let out = try model.unet(sample: x, timesteps: timesteps, context: context,
+                                     residuals: residuals, compute: compute)
+            guard let noise = out.noisePrediction else {
+                throw InspectionError.internalState("the UNet returned no noise prediction")
+            }
+            return noise
         }
-        return noise
+    }
+
+    /// `body` on consecutive batches of at most `pairsPerBatch` pairs (rows of x, context and
+    /// conditions), its results stacked in order: a UNet + ControlNet pass then holds the
+    /// activations of one batch, not of all twelve pairs. Every operator treats images
+    /// independently, so the batch size does not change the results.
+    func inBatches(_ x: Tensor, _ context: Tensor, _ conditions: Tensor?,
+                   _ body: (Tensor, Tensor, Tensor?) throws -> Tensor) throws -> Tensor {
+        let count = x.shape[0]
+        let size = max(1, pairsPerBatch)
+        guard count > size else { return try body(x, context, conditions) }
+        let results = try stride(from: 0, to: count, by: size).map { first in
+            let rows = Array(first..<min(count, first + size))
+            return try body(gather(x, rows), gather(context, rows),
+                            conditions.map { gather($0, rows) })
+        }
+        return compute.concatBatch(results)
     }
 
     func controlResiduals(_ x: Tensor, timesteps: [Float], context: Tensor,
@@ -141,19 +164,21 @@ public struct FeatureExtractor: Sendable {
     func decoderFeatures(_ x: Tensor, context: Tensor, conditions: Tensor?) throws -> Tensor {
         let settings = model.settings
         let t = settings.timesteps[settings.timesteps.count - 1]
-        let timesteps = [Float](repeating: Float(t), count: x.shape[0])
-        let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
-                                             conditions: conditions)
         let deepest = settings.featureBlocks.max() ?? 0
-        let out = try model.unet(sample: x, timesteps: timesteps, context: context,
-                                 residuals: residuals, stopAfterDecoderBlock: deepest,
-                                 compute: compute)
         let grid = settings.gridSize
-        let parts = settings.featureBlocks.map { block in
-            BicubicResize.resize(out.decoderBlocks[block], height: grid, width: grid,
-                                 compute: compute)
+        return try inBatches(x, context, conditions) { x, context, conditions in
+            let timesteps = [Float](repeating: Float(t), count: x.shape[0])
+            let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
+                                                 conditions: conditions)
+            let out = try model.unet(sample: x, timesteps: timesteps, context: context,
+                                     residuals: residuals, stopAfterDecoderBlock: deepest,
+                                     compute: compute)
+            let parts = settings.featureBlocks.map { block in
+                BicubicResize.resize(out.decoderBlocks[block], height: grid, width: grid,
+                                     compute: compute)
+            }
+            return parts.count == 1 ? parts[0] : compute.concatChannels(parts)
         }
-        return parts.count == 1 ? parts[0] : compute.concatChannels(parts)
     }
 
     /// Mean over the pairs `range` of maps [P, C, G, G] -> [C, G, G], summed in pair order.
