@@ -104,7 +104,8 @@ public struct ConversionReport: Sendable {
         public let addedBytes: Int
     }
 
-    public let output: String
+    /// The pack written (a gate that renames it updates this).
+    public var output: String
     public let weights: ConversionOptions.Weights
     /// "controlnet", "controllora (LoRA separate)", "controllora (LoRA merged)" or nil without
     /// a control model.

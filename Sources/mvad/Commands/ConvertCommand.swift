@@ -22,11 +22,12 @@ enum ConvertCommand: Command {
         OptionSpec(name: "--no-fold", value: nil,
                    help: "store the prompt's attention weights and the time embedding instead "
                        + "of folding them for the prompt and the settings' timesteps"),
-    ]
+    ] + gateSpecs
 
     static let help = helpText(
         usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
-            + "[--controllora separate|merged] [--no-fold]",
+            + "[--controllora separate|merged] [--no-fold]\n"
+            + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
         summary: summary, specs: specs, details: """
         The pack holds unet.*, controlnet.* or controllora.*, vae.* (encoder and quant_conv
         only) and prompt.encoder_hidden_states, with the three config.json objects,
@@ -49,7 +50,8 @@ enum ConvertCommand: Command {
         conv_out and quant_conv layers stay f16. The report lists the ten layers with the
         largest relative L2 error ||stored - original|| / ||original|| and the layers kept in
         floating point.
-        """)
+
+        """ + gateDetails)
 
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
@@ -66,8 +68,17 @@ enum ConvertCommand: Command {
         let options = ConversionOptions(weights: weights, controlLoRA: storage,
                                         fold: !args.has("--no-fold"),
                                         defaultTimesteps: MethodSettings().timesteps)
-        let report = try PackConverter.convert(modelFolder: model, output: output,
+        try InspectSupport.checkWritable(output, what: "pack")
+        let gate = try qualityGate(args, modelFolder: model)
+        let report: ConversionReport
+        if let gate {
+            let checked = try runGate(gate.gate, minimum: gate.minimum, modelFolder: model,
+                                      output: output, options: options)
+            report = checked.report
+        } else {
+            report = try PackConverter.convert(modelFolder: model, output: output,
                                                options: options)
+        }
         printSizes(report)
         printFolding(report)
         printWorstLayers(report)
