@@ -294,6 +294,18 @@ extension FoldingTests {
         for (x, y) in zip(a.down + [a.mid], b.down + [b.mid]) {
             XCTAssertLessThanOrEqual(relativeL2(x.scalars, y.scalars), Self.foldedFloat32Limit)
         }
+
+        // Merged, the same constants are folded from the same merged weights.
+        let (merged, _) = try convert(
+            "lora-merged-folded.mvad",
+            ConversionOptions(controlLoRA: .merged, defaultTimesteps: Self.timesteps),
+            model: model)
+        XCTAssertEqual(try merged.floatTensor("controlnet." + module), mine)
+        let m = try XCTUnwrap(try PackModels.controlNet(pack: merged))
+        let r = try m(sample: sample, timesteps: timesteps, context: prompts,
+                      condition: condition, compute: c)
+        XCTAssertLessThanOrEqual(relativeL2(r.mid.scalars, b.mid.scalars),
+                                 Self.foldedFloat32Limit)
     }
 }
 
