@@ -42,8 +42,8 @@ public struct QualityMeasurement: Sendable {
     public func failures(minimumMeanCosine: Double) -> [String] {
         var problems: [String] = []
         if !(meanCosine >= minimumMeanCosine) {
-            problems.append(String(format: "mean feature cosine %.6f is below the required %.6f",
-                                   meanCosine, minimumMeanCosine))
+            problems.append(String(format: "mean feature cosine %.6f is below the required ",
+                                   meanCosine) + "\(minimumMeanCosine)")
         }
         if QualityGate.requiresRankIdentity && !ranksIdentical {
             let names = { (order: [Int]) in order.map { partIDs[$0] }.joined(separator: " < ") }

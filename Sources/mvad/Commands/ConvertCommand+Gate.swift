@@ -14,7 +14,8 @@ extension ConvertCommand {
         OptionSpec(name: "--calibration-parts", value: "DIR",
                    help: "check the pack against the float model on these parts (a folder "
                        + "of parts, or an Eyecandies dataset: its val split)"),
-        OptionSpec(name: "--category", value: "C", help: "dataset category (when there are several)"),
+        OptionSpec(name: "--category", value: "C",
+                   help: "dataset category of --calibration-parts (when there are several)"),
         OptionSpec(name: "--calibration-count", value: "N",
                    help: "use the first N parts (default \(defaultCalibrationCount), at least "
                        + "\(QualityGate.minimumParts))"),
@@ -31,8 +32,8 @@ extension ConvertCommand {
         every calibration part's final feature maps (RGB and normal map) are extracted with
         the float model folder and with the pack. The mean cosine similarity of corresponding
         feature vectors (per grid position, averaged over positions, parts and modalities;
-        the minimum is reported too) must be at least \(QualityGate.minimumMeanCosine), and
-        the image scores must rank the parts identically. Image score: each part scored
+        the minimum is reported too) must be at least \(QualityGate.minimumMeanCosine),
+        and the image scores must rank the parts identically. Image score: each part scored
         leave-one-out against a memory bank that the same model builds from the other
         calibration parts, as 'mvad bank build' then 'mvad inspect' with that model would
         score it; it needs no data beyond the calibration parts, which should include a few
@@ -101,8 +102,8 @@ extension ConvertCommand {
                                   passed: Bool) {
         print("quality gate on \(m.partIDs.count) calibration parts "
               + "(modality \(gate.modality.rawValue)): " + (passed ? "passed" : "FAILED"))
-        print(String(format: "  mean feature cosine  %.6f  (required >= %.6f)",
-                     m.meanCosine, minimum))
+        print(String(format: "  mean feature cosine  %.6f  (required >= ", m.meanCosine)
+              + "\(minimum))")
         print(String(format: "  minimum cosine       %.6f  (worst single feature vector)",
                      m.minimumCosine))
         print("  leave-one-out image scores:   part        float         pack")

@@ -51,7 +51,7 @@ enum ConvertCommand: Command {
         largest relative L2 error ||stored - original|| / ||original|| and the layers kept in
         floating point.
 
-        """ + gateDetails)
+        """ + "\n" + gateDetails)
 
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
