@@ -89,6 +89,9 @@ public struct QualityGate: Sendable {
     /// The smallest mean cosine similarity of the final feature maps a pack may have.
     public static let minimumMeanCosine = 0.995
     /// The candidate's image scores must rank the calibration parts as the reference's do.
+    // FIXME: strict order also among parts whose float scores are nearly tied, since the
+    // brief asks for rank identity; on the tiny fixture int8 swaps three good parts whose
+    // fused scores lie within 1.1%, so calibration sets need clearly different parts.
     public static let requiresRankIdentity = true
     /// The fewest calibration parts a leave-one-out ranking needs.
     public static let minimumParts = 2
