@@ -11,136 +11,20 @@
 //   vae.<key>                       the AutoencoderKL encoder and quant_conv (no decoder)
 //   prompt.encoder_hidden_states    [1, L, D], always f32
 //   <key>.scales                    f32 [O], for every int8 tensor <key>
+// Folded (the default; --no-fold keeps every weight), under each of unet., controlnet. and
+// controllora. (the ControlLoRA's own, computed from its merged encoder), always f32:
+//   <M>.folded_key, <M>.folded_value       [Lc, D] for each cross-attention M = ...attn2
+//   time_embedding.folded_timesteps        [S], the settings' timesteps
+//   <R>.time_emb_proj.folded               [S, Cout] for each ResNet R
+// replacing <M>.to_k/to_v.weight, time_embedding.linear_1/2.* and <R>.time_emb_proj.* (and a
+// separate ControlLoRA's LoRA factors on them); see PackConverter+Folding.swift.
 
 import Foundation
 import MVADEngine
 
-/// How the converter stores the weights.
-public struct ConversionOptions: Sendable {
-    public enum Weights: String, Sendable, CaseIterable {
-        /// Every tensor as f32: lossless.
-        case float32 = "f32"
-        /// Every weight as f16 (round to nearest even).
-        case float16 = "f16"
-        /// Linear [O, I] and conv [O, I, kh, kw] weights as int8 with an f32 scale per output
-        /// channel; everything else (see `KeptFloatReason`) as f16.
-        case int8PerChannel = "int8"
-    }
-
-    /// How a controllora/ folder is stored.
-    public enum ControlLoRAStorage: String, Sendable, CaseIterable {
-        /// Its own tensors and LoRA factors under `controllora.`; loaders merge them over the
-        /// pack's UNet encoder.
-        case separate
-        /// A full ControlNet under `controlnet.`, the LoRA merged into a copy of the encoder.
-        case merged
-    }
-
-    public var weights: Weights
-    public var controlLoRA: ControlLoRAStorage
-
-    public init(weights: Weights = .float32, controlLoRA: ControlLoRAStorage = .separate) {
-        self.weights = weights
-        self.controlLoRA = controlLoRA
-    }
-}
-
-/// Why a tensor stayed floating point in an int8 pack.
-public enum KeptFloatReason: String, Sendable, CaseIterable {
-    case vector = "1-D tensor (bias or norm scale)"
-    case notAWeight = "not a .weight of a linear or conv layer"
-    case small = "fewer than 1024 elements"
-    case edgeLayer = "conv_in / conv_out / quant_conv: the model's first and last layers"
-    case loraFactor = "LoRA factor (lora_A/B, lora_down/up): small, and rank-limited already"
-    case conditioning = "prompt embedding: an input, not a weight"
-}
-
-/// What one conversion did.
-public struct ConversionReport: Sendable {
-    /// One stored tensor and the error its storage introduced.
-    public struct Layer: Sendable {
-        public let name: String
-        public let shape: [Int]
-        /// "f32", "f16" or "i8/channel".
-        public let storage: String
-        /// ||stored - original|| / ||original||, with stored read back as Float32.
-        public let relativeL2: Double
-    }
-
-    /// A tensor an int8 conversion left in floating point.
-    public struct KeptFloat: Sendable {
-        public let name: String
-        public let dtype: PackDType
-        public let reason: KeptFloatReason
-    }
-
-    /// A source weight file and its zlib CRC-32.
-    public struct SourceFile: Sendable {
-        public let path: String          // relative to the model folder
-        public let bytes: Int
-        public let crc32: UInt32
-    }
-
-    /// The control model's tensor bytes in both ControlLoRA forms, at the pack's storage
-    /// (data rounded up to the 64-byte alignment; table entries left out).
-    public struct ControlLoRASizes: Sendable {
-        public let stored: ConversionOptions.ControlLoRAStorage
-        /// The ControlLoRA file's own tensors and LoRA factors.
-        public let separateBytes: Int
-        /// A full ControlNet: the UNet encoder copy with the LoRA merged, plus the own tensors.
-        public let mergedBytes: Int
-    }
-
-    public let output: String
-    public let weights: ConversionOptions.Weights
-    /// "controlnet", "controllora (LoRA separate)", "controllora (LoRA merged)" or nil without
-    /// a control model.
-    public let control: String?
-    /// Both ControlLoRA forms' sizes, nil without a controllora/ folder.
-    public let controlLoRASizes: ControlLoRASizes?
-    public let sourceFiles: [SourceFile]
-    /// Bytes of the converted tensors at f32 (the VAE decoder excluded).
-    public let float32Bytes: Int
-    /// Size of the written pack file.
-    public let packBytes: Int
-    /// Every stored tensor except scales, in pack order.
-    public let layers: [Layer]
-    public let keptFloat: [KeptFloat]
-
-    /// Total bytes of the source weight files.
-    public var sourceBytes: Int { sourceFiles.reduce(0) { $0 + $1.bytes } }
-
-    /// The `count` layers with the largest relative L2 error, worst first.
-    public func worstLayers(_ count: Int) -> [Layer] {
-        Array(layers.sorted { $0.relativeL2 > $1.relativeL2 }.prefix(count))
-    }
-}
-
-/// A model folder the converter cannot use.
-public enum ConversionError: Error, Equatable, CustomStringConvertible {
-    case missingComponent(folder: String, problem: String)
-    case invalidJSON(path: String, problem: String)
-    case badPromptEmbedding(path: String, problem: String)
-    case nonFiniteValue(tensor: String, index: Int, value: Float)
-
-    public var description: String {
-        switch self {
-        case let .missingComponent(folder, problem):
-            return "model folder \(folder) \(problem)."
-        case let .invalidJSON(path, problem):
-            return "\(path): \(problem)."
-        case let .badPromptEmbedding(path, problem):
-            return "\(path): the prompt embedding \(problem)."
-        case let .nonFiniteValue(tensor, index, value):
-            return "tensor '\(tensor)' holds \(value) at element \(index); a pack stores only "
-                + "finite weights, so the checkpoint is broken or was saved from a diverged run."
-        }
-    }
-}
-
 public enum PackConverter {
     /// Written into every pack's `converter_version`; bump when the pack contents change.
-    public static let version = "mvad \(MVADVersion.current) converter 1"
+    public static let version = "mvad \(MVADVersion.current) converter 2"
     /// Tensors with fewer elements than this stay floating point in int8 packs.
     public static let smallestQuantisedCount = 1024
     /// Layers kept f16 in int8 packs: the model's first and last convolutions.
@@ -157,24 +41,31 @@ public enum PackConverter {
         var builder = PackBuilder(weights: options.weights)
         var metadata: [String: Any] = [:]
 
+        let settings = folder.exists("settings.json")
+            ? try folder.jsonObject("settings.json") : [String: Any]()
+        let promptPath = folder.join("prompt_embedding.safetensors")
+        let context = try promptEmbedding(path: promptPath)
+
         let unet = try WeightStore(folder: folder.join("unet"))
-        _ = try WeightStore.readConfig(UNetConfig.self, folder: folder.join("unet"))
+        let fold = try FoldPlan(folder: folder.path, settings: settings, options: options,
+                                context: context)
+        let unetConfig = try WeightStore.readConfig(UNetConfig.self, folder: folder.join("unet"))
         metadata["unet_config"] = try folder.jsonObject("unet/config.json")
-        try builder.add(component: "unet.", from: unet)
+        try builder.addModel(component: PackModels.unetPrefix, from: unet, config: unetConfig,
+                             fold: fold, name: "UNet")
 
         let control = try addControl(folder: folder, unet: unet, storage: options.controlLoRA,
-                                     builder: &builder, metadata: &metadata)
+                                     fold: fold, builder: &builder, metadata: &metadata)
 
         let vae = try WeightStore(folder: folder.join("vae"))
         _ = try WeightStore.readConfig(VAEConfig.self, folder: folder.join("vae"))
         metadata["vae_config"] = try folder.jsonObject("vae/config.json")
         try builder.add(component: "vae.", from: RenamedWeights(vae), skipping: skippedVAEPrefixes)
 
-        let promptPath = folder.join("prompt_embedding.safetensors")
-        builder.addPrompt(try promptEmbedding(path: promptPath))
+        builder.addPrompt(context)
 
-        metadata["settings"] = folder.exists("settings.json")
-            ? try folder.jsonObject("settings.json") : [String: Any]()
+        metadata["settings"] = settings
+        metadata["folding"] = fold?.metadata ?? ["folded": false]
         let sources = try checksums(folder: folder,
                                     paths: unet.filePaths + control.files + vae.filePaths
                                         + [promptPath])
@@ -191,41 +82,47 @@ public enum PackConverter {
             output: output, weights: options.weights, control: control.kind,
             controlLoRASizes: control.sizes,
             sourceFiles: sources, float32Bytes: builder.float32Bytes,
-            packBytes: packBytes, layers: builder.layers, keptFloat: builder.keptFloat)
+            packBytes: packBytes, layers: builder.layers, keptFloat: builder.keptFloat,
+            folding: fold.map { builder.foldingReport(timesteps: $0.timesteps) })
     }
 
     /// Adds controlnet/ as it is, or controllora/ separate or merged over the UNet encoder.
     private static func addControl(
         folder: ModelFolder, unet: WeightStore, storage: ConversionOptions.ControlLoRAStorage,
-        builder: inout PackBuilder, metadata: inout [String: Any]
+        fold: FoldPlan?, builder: inout PackBuilder, metadata: inout [String: Any]
     ) throws -> (kind: String?, files: [String], sizes: ConversionReport.ControlLoRASizes?) {
         for name in ["controlnet", "controllora"] where folder.exists(name) {
             let path = folder.join(name)
             let store = try WeightStore(folder: path)
-            _ = try WeightStore.readConfig(UNetConfig.self, folder: path)
+            let controlConfig = try WeightStore.readConfig(UNetConfig.self, folder: path)
             let config = try folder.jsonObject(name + "/config.json")
             metadata["controlnet_config"] = config
             if name == "controlnet" {
                 metadata["controlnet_source"] = ["folder": name]
-                try builder.add(component: "controlnet.", from: store)
+                try builder.addModel(component: PackModels.controlNetPrefix, from: store,
+                                     config: controlConfig, fold: fold, name: "ControlNet")
                 return ("controlnet", store.filePaths, nil)
             }
             // The merged source also checks every LoRA tensor against the UNet encoder, so a
             // separate pack holds only factors a loader can merge.
             let alpha = (config["lora_alpha"] as? NSNumber)?.floatValue
             let merged = try ControlLoRAWeights(unet: unet, lora: store, alpha: alpha)
+            let kept = { (name: String) in fold == nil || !FoldPlan.isFoldedAway(name) }
             let sizes = ConversionReport.ControlLoRASizes(
-                stored: storage, separateBytes: builder.estimatedBytes(of: store),
-                mergedBytes: builder.estimatedBytes(of: merged))
+                stored: storage,
+                separateBytes: builder.estimatedBytes(of: store, names: store.names.filter(kept)),
+                mergedBytes: builder.estimatedBytes(of: merged, names: merged.names.filter(kept)))
             var source: [String: Any] = ["folder": name, "lora": storage.rawValue]
             switch storage {
             case .separate:
                 source["lora_alpha"] = alpha.map { NSNumber(value: $0) }
                 source["lora_rank"] = (config["lora_rank"] as? NSNumber)?.intValue
                     ?? loraRank(store)
-                try builder.add(component: PackModels.controlLoRAPrefix, from: store)
+                try builder.addSeparateControlLoRA(own: store, merged: merged,
+                                                   config: controlConfig, fold: fold)
             case .merged:
-                try builder.add(component: PackModels.controlNetPrefix, from: merged)
+                try builder.addModel(component: PackModels.controlNetPrefix, from: merged,
+                                     config: controlConfig, fold: fold, name: "ControlLoRA")
             }
             metadata["controlnet_source"] = source
             return ("controllora (LoRA \(storage.rawValue))", store.filePaths, sizes)
@@ -304,22 +201,27 @@ private struct ModelFolder {
 }
 
 /// Accumulates the pack's tensors with the storage each gets, and what that cost.
-private struct PackBuilder {
+struct PackBuilder {
     let weights: ConversionOptions.Weights
     var writer = PackWriter()
     var layers: [ConversionReport.Layer] = []
     var keptFloat: [ConversionReport.KeptFloat] = []
     var float32Bytes = 0
     var counts: [PackDType: Int] = [:]
+    /// Tensors and bytes folding removed and added (PackConverter+Folding.swift).
+    var foldRemoved = (tensors: 0, bytes: 0)
+    var foldAdded = (tensors: 0, bytes: 0)
 
     init(weights: ConversionOptions.Weights) {
         self.weights = weights
     }
 
-    /// Every tensor of `source` (in name order) under `component`, minus `skipping` prefixes.
+    /// Every tensor of `source` (in name order) under `component`, minus `skipping` prefixes
+    /// and the names in `excluding`.
     mutating func add(component: String, from source: any WeightSource,
-                      skipping: [String] = []) throws {
-        for name in source.names.sorted() where !skipping.contains(where: name.hasPrefix) {
+                      skipping: [String] = [], excluding: Set<String> = []) throws {
+        for name in source.names.sorted()
+        where !skipping.contains(where: name.hasPrefix) && !excluding.contains(name) {
             try store(component + name, key: name, try source.tensor(name))
         }
     }
@@ -333,7 +235,7 @@ private struct PackBuilder {
     }
 
     /// Stores `tensor` under `name`; `key` is its name inside the component.
-    private mutating func store(_ name: String, key: String, _ tensor: Tensor) throws {
+    mutating func store(_ name: String, key: String, _ tensor: Tensor) throws {
         if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
             throw ConversionError.nonFiniteValue(tensor: name, index: index,
                                                  value: tensor.scalars[index])
@@ -353,14 +255,14 @@ private struct PackBuilder {
         }
     }
 
-    /// Bytes the tensors of `source` would take in the data section under this storage, from
-    /// their shapes alone (nothing is read or stored).
-    func estimatedBytes(of source: any WeightSource) -> Int {
+    /// Bytes the tensors `names` (all by default) of `source` would take in the data section
+    /// under this storage, from their shapes alone (nothing is read or stored).
+    func estimatedBytes(of source: any WeightSource, names: [String]? = nil) -> Int {
         func aligned(_ bytes: Int) -> Int {
             (bytes + PackFormat.dataAlignment - 1) / PackFormat.dataAlignment
                 * PackFormat.dataAlignment
         }
-        return source.names.reduce(0) { total, name in
+        return (names ?? source.names).reduce(0) { total, name in
             guard let shape = source.shape(name) else { return total }
             let count = Tensor.elementCount(shape)
             switch weights {
@@ -388,7 +290,7 @@ private struct PackBuilder {
         return nil
     }
 
-    private mutating func storeFloat(_ name: String, _ tensor: Tensor, as dtype: PackDType) {
+    mutating func storeFloat(_ name: String, _ tensor: Tensor, as dtype: PackDType) {
         writer.add(name, tensor: tensor, as: dtype)
         let restored = dtype == .float16
             ? tensor.scalars.map { Float(Float16($0)) } : tensor.scalars

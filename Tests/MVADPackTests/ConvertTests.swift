@@ -19,6 +19,8 @@ final class ConvertTests: PackTestCase {
     static let float16Limit = 0.0
     static let int8Limit = 8e-2
     static let int8LayerLimit = 1.5e-2
+    /// The method's default timesteps, folded for model folders without settings.json.
+    static let timesteps = [1, 21, 41, 61, 81]
 
     /// The outputs compared: UNet noise prediction, ControlNet mid residual, VAE latent.
     struct Outputs {
@@ -71,10 +73,14 @@ final class ConvertTests: PackTestCase {
                 context: PackModels.promptEmbedding(pack: pack))
     }
 
-    func convert(_ weights: ConversionOptions.Weights) throws -> (PackFile, ConversionReport) {
-        let output = path("model-\(weights.rawValue).mvad")
-        let report = try PackConverter.convert(modelFolder: Self.modelFolder, output: output,
-                                               options: ConversionOptions(weights: weights))
+    /// The pipeline folder converted with `weights`, folded unless `fold` is false (the
+    /// folded packs' own tests are in FoldingTests).
+    func convert(_ weights: ConversionOptions.Weights,
+                 fold: Bool = true) throws -> (PackFile, ConversionReport) {
+        let output = path("model-\(weights.rawValue)-\(fold).mvad")
+        let report = try PackConverter.convert(
+            modelFolder: Self.modelFolder, output: output,
+            options: ConversionOptions(weights: weights, fold: fold))
         return (try PackFile(path: output), report)
     }
 
@@ -86,7 +92,7 @@ final class ConvertTests: PackTestCase {
     }
 
     func testFloat32PackRunsBitIdenticalToTheFolder() throws {
-        let (pack, report) = try convert(.float32)
+        let (pack, report) = try convert(.float32, fold: false)
         let expected = try folderOutputs()
         let actual = try packOutputs(pack)
         XCTAssertEqual(actual.noise, expected.noise)
@@ -99,7 +105,7 @@ final class ConvertTests: PackTestCase {
 
     func testFloat16PackIsExactForTheseFloat16Weights() throws {
         // The fixture's safetensors hold f16 values, so storing them as f16 loses nothing.
-        let (pack, report) = try convert(.float16)
+        let (pack, report) = try convert(.float16, fold: false)
         let expected = try folderOutputs()
         let actual = try packOutputs(pack)
         XCTAssertEqual(largestError(actual, expected), Self.float16Limit)
@@ -107,8 +113,10 @@ final class ConvertTests: PackTestCase {
         XCTAssertLessThan(report.packBytes, report.float32Bytes * 55 / 100)
     }
 
+    /// Unfolded: on this tiny fixture the folded f32 keys and values (77 tokens) outweigh the
+    /// int8 projections they replace (context width 32); at SD size they are smaller.
     func testInt8PackStaysWithinItsLimits() throws {
-        let (pack, report) = try convert(.int8PerChannel)
+        let (pack, report) = try convert(.int8PerChannel, fold: false)
         let expected = try folderOutputs()
         let actual = try packOutputs(pack)
         let errors = [
@@ -205,7 +213,8 @@ final class ConvertTests: PackTestCase {
         let model = try controlLoRAModelFolder()
         let output = path("lora.mvad")
         let report = try PackConverter.convert(
-            modelFolder: model, output: output, options: ConversionOptions(controlLoRA: .merged))
+            modelFolder: model, output: output,
+            options: ConversionOptions(controlLoRA: .merged, fold: false))
         let pack = try PackFile(path: output)
         XCTAssertEqual(report.control, "controllora (LoRA merged)")
         let metadata = pack.metadataObject()
@@ -241,11 +250,17 @@ final class ConvertTests: PackTestCase {
     /// The engine's tiny fixture as a model folder with only the peft ControlLoRA file, its
     /// golden case's prompt as prompt_embedding.safetensors, and no settings.json.
     func separateLoRAModelFolder() throws -> (model: String, golden: SafeTensorsFile) {
+        try Self.separateLoRAModelFolder(in: folder)
+    }
+
+    /// That model folder, written under `base`.
+    static func separateLoRAModelFolder(in base: String) throws
+        -> (model: String, golden: SafeTensorsFile) {
         let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent()
             .appendingPathComponent("MVADEngineTests/Fixtures/tiny").path
         let golden = try SafeTensorsFile(path: tiny + "/cases/controllora.safetensors")
-        let model = path("separate-lora-model")
+        let model = base + "/separate-lora-model"
         let manager = FileManager.default
         try manager.createDirectory(atPath: model + "/controllora",
                                     withIntermediateDirectories: true)
@@ -269,7 +284,8 @@ final class ConvertTests: PackTestCase {
     func testControlLoRAIsStoredSeparateByDefaultAndRunsBitIdentical() throws {
         let (model, golden) = try separateLoRAModelFolder()
         let output = path("lora-separate.mvad")
-        let report = try PackConverter.convert(modelFolder: model, output: output)
+        let report = try PackConverter.convert(modelFolder: model, output: output,
+                                               options: ConversionOptions(fold: false))
         let pack = try PackFile(path: output)
         XCTAssertEqual(report.control, "controllora (LoRA separate)")
         XCTAssertEqual(try pack.verify().tensorCount, pack.entries.count)
@@ -311,10 +327,11 @@ final class ConvertTests: PackTestCase {
         for weights in ConversionOptions.Weights.allCases {
             let separate = try PackConverter.convert(
                 modelFolder: model, output: path("separate-\(weights.rawValue).mvad"),
-                options: ConversionOptions(weights: weights))
+                options: ConversionOptions(weights: weights, defaultTimesteps: Self.timesteps))
             let merged = try PackConverter.convert(
                 modelFolder: model, output: path("merged-\(weights.rawValue).mvad"),
-                options: ConversionOptions(weights: weights, controlLoRA: .merged))
+                options: ConversionOptions(weights: weights, controlLoRA: .merged,
+                                           defaultTimesteps: Self.timesteps))
             XCTAssertLessThan(separate.packBytes, merged.packBytes, weights.rawValue)
 
             // Both reports estimate both forms alike; their difference is the packs'
@@ -334,7 +351,8 @@ final class ConvertTests: PackTestCase {
         let output = path("lora-int8.mvad")
         let report = try PackConverter.convert(
             modelFolder: model, output: output,
-            options: ConversionOptions(weights: .int8PerChannel))
+            options: ConversionOptions(weights: .int8PerChannel,
+                                       defaultTimesteps: Self.timesteps))
         let pack = try PackFile(path: output)
         let factors = pack.entries.filter { $0.name.contains(".lora_") }
         XCTAssertFalse(factors.isEmpty)
@@ -440,7 +458,8 @@ final class ConvertTests: PackTestCase {
                                        withDestinationPath: Self.modelFolder + "/vae")
         try manager.copyItem(atPath: Self.modelFolder + "/prompt_embedding.safetensors",
                              toPath: model + "/prompt_embedding.safetensors")
-        let options = ConversionOptions(weights: .int8PerChannel)
+        let options = ConversionOptions(weights: .int8PerChannel,
+                                        defaultTimesteps: Self.timesteps)
         XCTAssertThrowsError(try PackConverter.convert(modelFolder: model, output: path("x.mvad"),
                                                        options: options)) { error in
             XCTAssertTrue("\(error)".contains("tensor 'unet.conv_in.weight' holds nan at "

@@ -6,6 +6,10 @@
 //   peft:  M.lora_A.weight [r, in], M.lora_B.weight [out, r]; scale lora_alpha / r
 //   kohya: M.lora_down.weight [r, in], M.lora_up.weight [out, r], M.alpha []; scale alpha / r
 // The merged weight is W + scale * B A (up x down), as peft's merge computes it.
+//
+// Folded constants (FoldedConstants) of the ControlLoRA differ from the UNet's, since its
+// encoder is the UNet's plus the deltas: a folded pack stores them with the ControlLoRA's own
+// tensors, and this source serves every folded name from there, never the UNet's.
 
 /// One low-rank update of a linear weight: W + scale * up x down.
 public struct LoRADelta: Sendable {
@@ -32,7 +36,7 @@ public struct ControlLoRAWeights: WeightSource {
         base = unet
         own = lora
         var parts: [String: [String: String]] = [:]       // module -> role -> key
-        for name in lora.names where !Self.ownPrefixes.contains(where: name.hasPrefix) {
+        for name in lora.names where !Self.isOwn(name) {
             guard let (module, role) = Self.parseLoRAKey(name) else {
                 throw ModelLoadError.invalidLoRA(
                     component: Self.component, name: name,
@@ -48,6 +52,12 @@ public struct ControlLoRAWeights: WeightSource {
                                                         lora: lora, alpha: alpha)
         }
         self.deltas = deltas
+    }
+
+    /// The weight a LoRA tensor updates ("M.lora_A.weight", "M.alpha", ... -> "M.weight"), or
+    /// nil for a name that is not a LoRA tensor.
+    public static func loraTarget(of name: String) -> String? {
+        parseLoRAKey(name).map { $0.0 + ".weight" }
     }
 
     private static func parseLoRAKey(_ name: String) -> (String, String)? {
@@ -92,14 +102,22 @@ public struct ControlLoRAWeights: WeightSource {
         return LoRADelta(down: down, up: up, scale: a / rank)
     }
 
+    /// True for the tensors served from the ControlLoRA's own file: its ControlNet modules and
+    /// its folded constants.
+    static func isOwn(_ name: String) -> Bool {
+        ownPrefixes.contains(where: name.hasPrefix) || FoldedConstants.isFolded(name)
+    }
+
     public var names: [String] {
-        let shared = base.names.filter { name in Self.sharedPrefixes.contains(where: name.hasPrefix) }
-        let mine = own.names.filter { name in Self.ownPrefixes.contains(where: name.hasPrefix) }
+        let shared = base.names.filter { name in
+            Self.sharedPrefixes.contains(where: name.hasPrefix) && !FoldedConstants.isFolded(name)
+        }
+        let mine = own.names.filter(Self.isOwn)
         return (shared + mine).sorted()
     }
 
     public func tensor(_ name: String) throws -> Tensor {
-        if Self.ownPrefixes.contains(where: name.hasPrefix) { return try own.tensor(name) }
+        if Self.isOwn(name) { return try own.tensor(name) }
         var weight = try base.tensor(name)
         if let delta = deltas[name] {
             LoRADelta.merge(delta, into: &weight)
@@ -108,14 +126,14 @@ public struct ControlLoRAWeights: WeightSource {
     }
 
     public func shape(_ name: String) -> [Int]? {
-        if Self.ownPrefixes.contains(where: name.hasPrefix) { return own.shape(name) }
+        if Self.isOwn(name) { return own.shape(name) }
         return base.shape(name)
     }
 
     /// Int8 weights pass through as stored, except those a LoRA delta changes: `tensor(_:)`
     /// merges those in float.
     public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
-        if Self.ownPrefixes.contains(where: name.hasPrefix) { return try own.quantized(name) }
+        if Self.isOwn(name) { return try own.quantized(name) }
         return deltas[name] == nil ? try base.quantized(name) : nil
     }
 

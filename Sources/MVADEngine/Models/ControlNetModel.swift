@@ -71,6 +71,10 @@ public struct ControlNetModel: Sendable {
         midProjection = try m.conv("controlnet_mid_block", out: last, in: last, kernel: 1)
     }
 
+    /// The timesteps a converter folded the time embedding for (a model then runs only
+    /// these), or nil when it computes the embedding for any timestep.
+    public var foldedTimesteps: [Float]? { encoder.foldedTimesteps }
+
     /// The residuals for one UNet evaluation. sample [N, 4, H, W], condition
     /// [N, 3, H * s, W * s] with s the embedding's downscale (8 for SD), values in [0, 1].
     public func callAsFunction(
@@ -87,7 +91,7 @@ public struct ControlNetModel: Sendable {
                 component: Self.component, name: "controlnet_cond",
                 problem: "has shape \(condition.shape), expected \(expected)")
         }
-        let time = encoder.activatedTimeEmbedding(timesteps, c)
+        let time = try encoder.timeInput(timesteps, component: Self.component, c)
         var h = c.conv2d(sample, encoder.convIn)                   // [N, C0, H, W]
         c.addInPlace(&h, conditioning(condition, c))
         let (mid, skips) = encoder.encode(h, time: time, context: context, c)

@@ -64,10 +64,17 @@ public struct UNet2DConditionModel: Sendable {
         convOut = try m.conv("conv_out", out: config.outChannels ?? 4, in: first, kernel: 3)
     }
 
+    /// The timesteps a converter folded the time embedding for (a model then runs only
+    /// these), or nil when it computes the embedding for any timestep.
+    public var foldedTimesteps: [Float]? { encoder.foldedTimesteps }
+
     /// Number of decoder blocks (up_blocks).
     public var decoderBlockCount: Int { upBlocks.count }
 
     /// One evaluation. sample [N, 4, H, W], one timestep per image, context [N, L, D].
+    /// A folded model (weights converted by `mvad convert` without --no-fold) uses its stored
+    /// prompt keys and values in every cross-attention instead of `context` (still checked for
+    /// shape), and accepts only its folded timesteps.
     /// With `stopAfterDecoderBlock` = k only up_blocks[0...k] run and no noise is predicted.
     public func callAsFunction(
         sample: Tensor, timesteps: [Float], context: Tensor, residuals: ControlResiduals? = nil,
@@ -81,7 +88,7 @@ public struct UNet2DConditionModel: Sendable {
                 component: Self.component, name: "stopAfterDecoderBlock",
                 problem: "is \(lastBlock); the UNet has decoder blocks 0..<\(upBlocks.count)")
         }
-        let time = encoder.activatedTimeEmbedding(timesteps, c)    // [N, T]
+        let time = try encoder.timeInput(timesteps, component: Self.component, c)
         var (h, skips) = encoder.encode(c.conv2d(sample, encoder.convIn), time: time,
                                         context: context, c)
         if let residuals {

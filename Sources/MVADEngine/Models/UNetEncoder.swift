@@ -3,10 +3,18 @@
 
 import Foundation
 
+/// How a UNet or ControlNet conditions on the timestep.
+enum TimeConditioning: Sendable {
+    /// The time embedding (time_embedding.linear_1, linear_2) computed at every call.
+    case computed(TimeEmbedding)
+    /// Tables folded by the converter for these timesteps (time_embedding.folded_timesteps);
+    /// the ResNets hold one row per timestep.
+    case folded(timesteps: [Float])
+}
+
 struct UNetEncoder: Sendable {
     let config: UNetConfig
-    let timeLinear1: Linear              // time_embedding.linear_1
-    let timeLinear2: Linear              // time_embedding.linear_2
+    let time: TimeConditioning           // time_embedding, or its folded timesteps
     let convIn: Conv2d                   // conv_in, 3x3
     let downBlocks: [DownBlock]          // down_blocks.i
     let mid: MidBlock                    // mid_block
@@ -16,11 +24,23 @@ struct UNetEncoder: Sendable {
         self.config = config
         let channels = config.blockOutChannels
         let timeChannels = config.timeEmbeddingChannels
-        timeLinear1 = try m.linear("time_embedding.linear_1", out: timeChannels, in: channels[0])
-        timeLinear2 = try m.linear("time_embedding.linear_2", out: timeChannels, in: timeChannels)
+        var foldedSteps: Int? = nil
+        if m.has(FoldedConstants.timestepsName) {
+            let steps = m.source.shape(m.key(FoldedConstants.timestepsName))?.first ?? 0
+            let stored = try m.tensor(FoldedConstants.timestepsName, shape: [steps]).scalars
+            guard steps > 0, zip(stored, stored.dropFirst()).allSatisfy(<) else {
+                throw ModelLoadError.invalidConfig(
+                    component: m.component, field: FoldedConstants.timestepsName,
+                    problem: "holds \(stored); folded timesteps must be distinct and ascending")
+            }
+            time = .folded(timesteps: stored)
+            foldedSteps = steps
+        } else {
+            time = .computed(try TimeEmbedding(m, config: config))
+        }
         convIn = try m.conv("conv_in", out: channels[0], in: config.inChannels, kernel: 3)
         let s = BlockSettings(timeChannels: timeChannels, groups: config.groups,
-                              eps: config.normEps)
+                              eps: config.normEps, foldedSteps: foldedSteps)
         settings = s
 
         let heads = config.headsPerBlock
@@ -54,19 +74,32 @@ struct UNetEncoder: Sendable {
         return result
     }
 
-    /// silu(time_embedding(time_proj(t))) for each image: timesteps [N] -> [N, T]. The SiLU is
-    /// the one every ResNet block applies before its time projection.
-    func activatedTimeEmbedding(_ timesteps: [Float], _ c: Compute) -> Tensor {
-        let features = TimestepFeatures.embed(
-            timesteps, dim: config.blockOutChannels[0], flipSinToCos: config.flipSinToCos,
-            freqShift: Float(config.freqShift))                    // [N, C0]
-        let hidden = c.silu(c.linear(features, timeLinear1))       // [N, T]
-        return c.silu(c.linear(hidden, timeLinear2))               // [N, T]
+    /// The timesteps of the folded time tables, nil when the embedding is computed.
+    var foldedTimesteps: [Float]? {
+        if case let .folded(timesteps) = time { return timesteps }
+        return nil
+    }
+
+    /// The time input of every ResNet for one timestep per image: silu(temb(t)) [N, T], or
+    /// the rows of the folded tables. A timestep the tables do not hold is an error.
+    func timeInput(_ timesteps: [Float], component: String, _ c: Compute) throws -> TimeInput {
+        switch time {
+        case let .computed(embedding):
+            return .activated(embedding.activated(timesteps, c))   // [N, T]
+        case let .folded(stored):
+            return .rows(try timesteps.map { t in
+                guard let row = stored.firstIndex(of: t) else {
+                    throw InferenceError.unfoldedTimestep(component: component, timestep: t,
+                                                          stored: stored)
+                }
+                return row
+            })
+        }
     }
 
     /// Runs the down blocks and the mid block from h = conv_in(sample) (plus any condition).
     /// Returns the mid-block output and every skip tensor, in order.
-    func encode(_ h0: Tensor, time: Tensor, context: Tensor, _ c: Compute)
+    func encode(_ h0: Tensor, time: TimeInput, context: Tensor, _ c: Compute)
         -> (mid: Tensor, skips: [Tensor]) {
         var h = h0
         var skips = [h0]
@@ -111,11 +144,18 @@ struct UNetEncoder: Sendable {
 /// Inputs a model cannot run on.
 public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case badInput(component: String, name: String, problem: String)
+    /// A folded model was asked for a timestep whose time tables the converter did not store.
+    case unfoldedTimestep(component: String, timestep: Float, stored: [Float])
 
     public var description: String {
         switch self {
         case let .badInput(component, name, problem):
             return "\(component): input '\(name)' \(problem)"
+        case let .unfoldedTimestep(component, timestep, stored):
+            let list = stored.map { String(format: "%g", $0) }.joined(separator: ", ")
+            return "\(component): timestep \(String(format: "%g", timestep)) was not folded "
+                + "into this pack, which holds the time tables of timesteps [\(list)]; convert "
+                + "the model again with these timesteps in settings.json, or with --no-fold"
         }
     }
 }

@@ -103,12 +103,12 @@ public struct VAEEncoder: Sendable {
         }
         var h = c.conv2d(image, convIn)
         for stage in stages {
-            for resnet in stage.resnets { h = resnet(h, activatedTime: nil, c) }
+            for resnet in stage.resnets { h = resnet(h, time: nil, c) }
             if let downsampler = stage.downsampler { h = c.conv2d(h, downsampler) }
         }
-        h = midFirst(h, activatedTime: nil, c)
+        h = midFirst(h, time: nil, c)
         if let midAttention { h = midAttention(h, c) }
-        h = midSecond(h, activatedTime: nil, c)
+        h = midSecond(h, time: nil, c)
         h = c.conv2d(c.groupNorm(h, normOut, silu: true), convOut)  // [N, 8, h, w]
         if let quantConv { h = c.conv2d(h, quantConv) }
         return c.sliceChannels(h, 0..<config.latentChannels)        // [N, 4, h, w]

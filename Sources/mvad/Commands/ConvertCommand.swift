@@ -2,6 +2,7 @@
 // report of the sizes, the worst per-layer errors and the layers kept in floating point.
 
 import Foundation
+import MVADInspect
 import MVADPack
 
 enum ConvertCommand: Command {
@@ -18,11 +19,15 @@ enum ConvertCommand: Command {
         OptionSpec(name: "--controllora", value: "separate|merged",
                    help: "a ControlLoRA as its own file over the shared UNet (default), or "
                        + "merged into a full ControlNet"),
-    ]
+        OptionSpec(name: "--no-fold", value: nil,
+                   help: "store the prompt's attention weights and the time embedding instead "
+                       + "of folding them for the prompt and the settings' timesteps"),
+    ] + gateSpecs
 
     static let help = helpText(
         usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
-            + "[--controllora separate|merged]",
+            + "[--controllora separate|merged] [--no-fold]\n"
+            + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
         summary: summary, specs: specs, details: """
         The pack holds unet.*, controlnet.* or controllora.*, vae.* (encoder and quant_conv
         only) and prompt.encoder_hidden_states, with the three config.json objects,
@@ -32,12 +37,21 @@ enum ConvertCommand: Command {
         stores a full ControlNet instead; the report gives the size of both forms.
         Pickled checkpoints (.bin, .ckpt, .pt) are refused: convert them to safetensors first.
 
+        Folding (default): for a trained model the prompt and the inversion timesteps are
+        constants, so every cross-attention's keys and values (context W_k^T, context W_v^T)
+        and every ResNet's time projection at the settings.json timesteps (default
+        \(MethodSettings().timesteps)) are computed once, in f32 from the float weights, and
+        stored as f32 tables instead of to_k / to_v of attn2, the time embedding and
+        time_emb_proj (and a separate ControlLoRA's LoRA factors on them). The pack then runs
+        only those timesteps and that prompt; --no-fold keeps the weights.
+
         int8 stores every linear and conv weight of 1024 or more elements as int8 with one f32
         scale per output channel; biases, norms, smaller tensors, LoRA factors and the conv_in,
         conv_out and quant_conv layers stay f16. The report lists the ten layers with the
         largest relative L2 error ||stored - original|| / ||original|| and the layers kept in
         floating point.
-        """)
+
+        """ + "\n" + gateDetails)
 
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
@@ -51,12 +65,37 @@ enum ConvertCommand: Command {
         let form = try args.choice("--controllora", from: forms, default: "separate")
         let storage = form.flatMap(ConversionOptions.ControlLoRAStorage.init) ?? .separate
 
-        let options = ConversionOptions(weights: weights, controlLoRA: storage)
-        let report = try PackConverter.convert(modelFolder: model, output: output,
+        let options = ConversionOptions(weights: weights, controlLoRA: storage,
+                                        fold: !args.has("--no-fold"),
+                                        defaultTimesteps: MethodSettings().timesteps)
+        try InspectSupport.checkWritable(output, what: "pack")
+        let gate = try qualityGate(args, modelFolder: model)
+        let report: ConversionReport
+        if let gate {
+            let checked = try runGate(gate.gate, minimum: gate.minimum, modelFolder: model,
+                                      output: output, options: options)
+            report = checked.report
+        } else {
+            report = try PackConverter.convert(modelFolder: model, output: output,
                                                options: options)
+        }
         printSizes(report)
+        printFolding(report)
         printWorstLayers(report)
         printKeptFloat(report)
+    }
+
+    private static func printFolding(_ report: ConversionReport) {
+        guard let folding = report.folding else {
+            print("\nfolding: off (--no-fold); every weight is stored")
+            return
+        }
+        print("\nfolded for timesteps \(folding.timesteps) and the prompt:")
+        print("  removed " + megabytes(folding.removedBytes)
+              + "  \(folding.removedTensors) tensors (attn2 to_k/to_v, time embedding, "
+              + "time_emb_proj, LoRA factors on them)")
+        print("  added   " + megabytes(folding.addedBytes)
+              + "  \(folding.addedTensors) folded f32 tensors (keys/values, time tables)")
     }
 
     private static func printSizes(_ report: ConversionReport) {
@@ -116,9 +155,9 @@ enum ConvertCommand: Command {
             let kept = report.keptFloat.filter { $0.reason == reason }
             guard !kept.isEmpty else { continue }
             print("  \(reason.rawValue): \(kept.count) tensor" + (kept.count == 1 ? "" : "s"))
-            // Biases, norm scales and LoRA factors are many and expected; name only the rest,
-            // up to a limit.
-            guard reason != .vector, reason != .loraFactor else { continue }
+            // Biases, norm scales, LoRA factors and folded tables are many and expected; name
+            // only the rest, up to a limit.
+            guard reason != .vector, reason != .loraFactor, reason != .folded else { continue }
             for tensor in kept.prefix(listedLimit) {
                 print("    \(tensor.name) (\(tensor.dtype))")
             }

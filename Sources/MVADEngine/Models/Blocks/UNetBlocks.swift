@@ -6,6 +6,8 @@ struct BlockSettings {
     let timeChannels: Int
     let groups: Int
     let eps: Float
+    /// The number of folded timesteps when the ResNets load folded time tables.
+    let foldedSteps: Int?
 }
 
 /// CrossAttnDownBlock2D (with attentions) or DownBlock2D (without).
@@ -18,7 +20,8 @@ struct DownBlock: Sendable {
          contextDim: Int, depth: Int, downsample: Bool, padding: Int, s: BlockSettings) throws {
         resnets = try (0..<layers).map {
             try ResnetBlock2D(m.child("resnets.\($0)"), in: $0 == 0 ? input : out, out: out,
-                              timeChannels: s.timeChannels, groups: s.groups, eps: s.eps)
+                              timeChannels: s.timeChannels, groups: s.groups, eps: s.eps,
+                              foldedSteps: s.foldedSteps)
         }
         attentions = try attention ? (0..<layers).map {
             try Transformer2D(m.child("attentions.\($0)"), channels: out, heads: heads,
@@ -30,12 +33,12 @@ struct DownBlock: Sendable {
     }
 
     /// x [N, Cin, H, W] -> output [N, Cout, H', W'] and the skip tensors it leaves behind.
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, _ c: Compute)
+    func callAsFunction(_ x: Tensor, time: TimeInput, context: Tensor, _ c: Compute)
         -> (Tensor, [Tensor]) {
         var h = x
         var skips: [Tensor] = []
         for (i, resnet) in resnets.enumerated() {
-            h = resnet(h, activatedTime: time, c)
+            h = resnet(h, time: time, c)
             if !attentions.isEmpty { h = attentions[i](h, context: context, c) }
             skips.append(h)
         }
@@ -56,17 +59,19 @@ struct MidBlock: Sendable {
     init(_ m: ModuleLoader, channels: Int, heads: Int, contextDim: Int, depth: Int,
          s: BlockSettings) throws {
         first = try ResnetBlock2D(m.child("resnets.0"), in: channels, out: channels,
-                                  timeChannels: s.timeChannels, groups: s.groups, eps: s.eps)
+                                  timeChannels: s.timeChannels, groups: s.groups, eps: s.eps,
+                                  foldedSteps: s.foldedSteps)
         attention = try Transformer2D(m.child("attentions.0"), channels: channels, heads: heads,
                                       contextDim: contextDim, depth: depth, groups: s.groups)
         second = try ResnetBlock2D(m.child("resnets.1"), in: channels, out: channels,
-                                   timeChannels: s.timeChannels, groups: s.groups, eps: s.eps)
+                                   timeChannels: s.timeChannels, groups: s.groups, eps: s.eps,
+                                   foldedSteps: s.foldedSteps)
     }
 
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor, _ c: Compute) -> Tensor {
-        var h = first(x, activatedTime: time, c)
+    func callAsFunction(_ x: Tensor, time: TimeInput, context: Tensor, _ c: Compute) -> Tensor {
+        var h = first(x, time: time, c)
         h = attention(h, context: context, c)
-        return second(h, activatedTime: time, c)
+        return second(h, time: time, c)
     }
 }
 
@@ -82,7 +87,8 @@ struct UpBlock: Sendable {
          heads: Int, contextDim: Int, depth: Int, upsample: Bool, s: BlockSettings) throws {
         resnets = try skipChannels.enumerated().map { i, skip in
             try ResnetBlock2D(m.child("resnets.\(i)"), in: (i == 0 ? previous : out) + skip,
-                              out: out, timeChannels: s.timeChannels, groups: s.groups, eps: s.eps)
+                              out: out, timeChannels: s.timeChannels, groups: s.groups, eps: s.eps,
+                                        foldedSteps: s.foldedSteps)
         }
         attentions = try attention ? (0..<skipChannels.count).map {
             try Transformer2D(m.child("attentions.\($0)"), channels: out, heads: heads,
@@ -92,12 +98,12 @@ struct UpBlock: Sendable {
     }
 
     /// Consumes `resnets.count` skips from the end of `skips` (last one first).
-    func callAsFunction(_ x: Tensor, skips: inout [Tensor], time: Tensor, context: Tensor,
+    func callAsFunction(_ x: Tensor, skips: inout [Tensor], time: TimeInput, context: Tensor,
                         _ c: Compute) -> Tensor {
         var h = x
         for (i, resnet) in resnets.enumerated() {
             let skip = skips.removeLast()
-            h = resnet(c.concatChannels([h, skip]), activatedTime: time, c)
+            h = resnet(c.concatChannels([h, skip]), time: time, c)
             if !attentions.isEmpty { h = attentions[i](h, context: context, c) }
         }
         if let upsampler {
