@@ -64,6 +64,10 @@ void mvad_pack_s8_weights(const int8_t *w, size_t n, size_t k, int8_t *packed);
 void mvad_gemm_s8(size_t m, size_t n, size_t k, const int8_t *a, size_t lda,
                   const int8_t *b_packed, int32_t *c, size_t ldc);
 
+/// Multiply-adds (m * n * k) of every mvad_gemm_s8 call since the process started, from all
+/// threads: with a wall time, the achieved int8 throughput.
+uint64_t mvad_gemm_s8_multiply_adds(void);
+
 /// Measures this core's peak int8 multiply-add rate on the fastest path with a register-only
 /// loop of dot-product instructions running for about `seconds`; returns giga-operations per
 /// second counting a multiply-add as 2 operations. 0 on the scalar path (no meaningful peak).
