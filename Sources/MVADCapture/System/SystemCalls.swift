@@ -19,11 +19,12 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let range = Errno(34)              // ERANGE
     public static let timedOut = Errno(110)          // ETIMEDOUT
     public static let accessDenied = Errno(13)       // EACCES
+    public static let notPermitted = Errno(1)        // EPERM
     public static let outOfMemory = Errno(12)        // ENOMEM
     public static let noSuchDeviceOrAddress = Errno(6) // ENXIO
 
     private static let names: [Int32: String] = [
-        2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
+        1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
         13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 25: "ENOTTY", 34: "ERANGE",
         110: "ETIMEDOUT",
     ]
