@@ -12,6 +12,13 @@ public struct GPIOEdgeEvent: Equatable, Sendable {
     public let edge: Edge
     /// The kernel's sequence number of the event on this request.
     public let sequence: UInt32
+
+    public init(timestampNanoseconds: UInt64, offset: Int, edge: Edge, sequence: UInt32) {
+        self.timestampNanoseconds = timestampNanoseconds
+        self.offset = offset
+        self.edge = edge
+        self.sequence = sequence
+    }
 }
 
 /// Lines held by this process. The kernel releases them when the request's descriptor closes,

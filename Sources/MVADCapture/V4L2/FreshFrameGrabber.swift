@@ -8,6 +8,11 @@ import MVADInspect
 public struct SkippedBuffer: Codable, Equatable, Sendable {
     public let sequence: UInt32
     public let reason: String
+
+    public init(sequence: UInt32, reason: String) {
+        self.sequence = sequence
+        self.reason = reason
+    }
 }
 
 /// A frame that satisfied the validity rule.
