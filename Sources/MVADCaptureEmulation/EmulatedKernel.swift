@@ -56,8 +56,26 @@ public final class EmulatedKernel: SystemCalls {
         return descriptor
     }
 
-    /// Moves the clock forward to `time`, letting every node catch up.
+    /// Runs `action` when the clock reaches `time` (a camera plugged back in, a sensor edge).
+    public func schedule(at time: UInt64, _ action: @escaping () -> Void) {
+        scheduled.append((time, action))
+        scheduled.sort { $0.time < $1.time }
+    }
+
+    private var scheduled: [(time: UInt64, action: () -> Void)] = []
+
+    /// Moves the clock forward to `time`, letting every node catch up and running the
+    /// scheduled actions due on the way.
     public func advance(to time: UInt64) {
+        while let first = scheduled.first, first.time <= time {
+            scheduled.removeFirst()
+            moveNodes(to: first.time)
+            first.action()
+        }
+        moveNodes(to: time)
+    }
+
+    private func moveNodes(to time: UInt64) {
         guard time > now else { return }
         var seen = Set<ObjectIdentifier>()
         let all = Array(nodes.values) + files.values.map(\.node)
