@@ -20,9 +20,12 @@ public struct PhotometricStereo: Sendable {
     /// Samples at or below this level above the ambient (0...255) count as shadowed.
     public let shadowLevel: Float
     public let ambient: AmbientEstimate
+    /// Drop each pixel's brightest sample (a specular highlight) when 4 or more remain.
+    public let dropsBrightest: Bool
 
     public init(directions: [[Double]], shadowLevel: Double = 4,
-                ambient: AmbientEstimate = .allLightsView) {
+                ambient: AmbientEstimate = .allLightsView, dropsBrightest: Bool = true) {
+        self.dropsBrightest = dropsBrightest
         precondition(directions.count >= 3, "photometric stereo needs 3 or more lights")
         self.directions = directions.map { d in
             precondition(d.count == 3, "a light direction has 3 components, got \(d.count)")
@@ -64,7 +67,7 @@ public struct PhotometricStereo: Sendable {
     /// three usable samples remain or they do not fix a direction.
     func solve(_ samples: [Float]) -> SIMD3<Float>? {
         var kept = samples.indices.filter { samples[$0] > shadowLevel }
-        if kept.count > 3, let brightest = kept.max(by: { samples[$0] < samples[$1] }) {
+        if dropsBrightest, kept.count > 3, let brightest = kept.max(by: { samples[$0] < samples[$1] }) {
             kept.removeAll { $0 == brightest }
         }
         guard kept.count >= 3 else { return nil }
