@@ -18,6 +18,7 @@ public enum FrameFault: Equatable, Sendable {
 enum FrameEncoder {
     /// The frame bytes of an RGB image in `format`; rows padded to `bytesPerLine`.
     static func encode(_ image: Image, as format: PixelFormat, bytesPerLine: Int) -> [UInt8] {
+        if format == .z16 { return depth(image, bytesPerLine: bytesPerLine) }
         guard case .uint8(let rgb) = image.rgb().samples else {
             preconditionFailure("emulated scenes are 8-bit images")
         }
@@ -37,7 +38,25 @@ enum FrameEncoder {
             return yuyv(rgb, width: width, height: height, bytesPerLine: bytesPerLine)
         case .mjpeg:
             return jpeg(rgb, width: width, height: height)
+        case .z16:
+            preconditionFailure("handled above")
         }
+    }
+
+    /// A 16-bit grey image as little-endian Z16 rows.
+    private static func depth(_ image: Image, bytesPerLine: Int) -> [UInt8] {
+        guard case .uint16(let values) = image.samples, image.channels == 1 else {
+            preconditionFailure("a Z16 scene is a 16-bit grey image")
+        }
+        var out = [UInt8](repeating: 0, count: bytesPerLine * image.height)
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let value = values[y * image.width + x]
+                out[y * bytesPerLine + x * 2] = UInt8(value & 0xFF)
+                out[y * bytesPerLine + x * 2 + 1] = UInt8(value >> 8)
+            }
+        }
+        return out
     }
 
     private static func rows(width: Int, height: Int, bytesPerLine: Int,

@@ -10,9 +10,9 @@ import XCTest
 /// The light names on the emulated chip: five lights, then the trigger input.
 let lightNames = ["LIGHT_0", "LIGHT_1", "LIGHT_2", "LIGHT_3", "LIGHT_4", "TRIGGER", "SPARE"]
 
-/// The level a pixel has with the given lights on: 16 plus 30 + 10 k for each lit light k.
+/// The level a pixel has with the given lights on: 16 plus 20 + 6 k for each lit light k.
 func sceneLevel(lit: [Bool]) -> Int {
-    16 + lit.enumerated().reduce(0) { $0 + ($1.element ? 30 + 10 * $1.offset : 0) }
+    16 + lit.enumerated().reduce(0) { $0 + ($1.element ? 20 + 6 * $1.offset : 0) }
 }
 
 /// A uniform RGB image of `level` (channels level, level, level / 2).

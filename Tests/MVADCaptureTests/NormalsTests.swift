@@ -10,8 +10,9 @@ import XCTest
 /// Renders a sphere filling most of the image under directional lights, orthographic camera
 /// looking down -z: intensity = ambient + albedo * max(0, l.n) + specular * max(0, n.h)^shine.
 struct SphereScene {
-    let size = 64
-    let radius = 28.0
+    var width = 64
+    var height = 64
+    var radius = 28.0
     var ambient = 20.0
     var albedo = 60.0
     var specular = 0.0
@@ -24,8 +25,8 @@ struct SphereScene {
 
     /// The true normal at a pixel, or nil off the sphere.
     func normal(x: Int, y: Int) -> SIMD3<Double>? {
-        let u = (Double(x) + 0.5 - Double(size) / 2) / radius
-        let v = -(Double(y) + 0.5 - Double(size) / 2) / radius
+        let u = (Double(x) + 0.5 - Double(width) / 2) / radius
+        let v = -(Double(y) + 0.5 - Double(height) / 2) / radius
         let r2 = u * u + v * v
         guard r2 < 0.98 else { return nil }
         return SIMD3(u, v, (1 - r2).squareRoot())
@@ -44,28 +45,33 @@ struct SphereScene {
         return value
     }
 
-    /// The view lit by `lights`, as 8- or 16-bit grey.
-    func render(lights: [Int], sixteenBit: Bool) -> Image {
+    /// The view lit by `lights`, as 8- or 16-bit grey (or 8-bit RGB).
+    func render(lights: [Int], sixteenBit: Bool, rgb: Bool = false) -> Image {
         var values: [Double] = []
-        for y in 0..<size { for x in 0..<size { values.append(intensity(normal(x: x, y: y), lights: lights)) } }
+        for y in 0..<height {
+            for x in 0..<width { values.append(intensity(normal(x: x, y: y), lights: lights)) }
+        }
         if sixteenBit {
-            return Image(width: size, height: size, channels: 1, samples: .uint16(values.map {
+            return Image(width: width, height: height, channels: 1, samples: .uint16(values.map {
                 UInt16(max(0, min(65535, ($0 / 255 * 65535).rounded())))
             }))
         }
-        return Image(width: size, height: size, channels: 1, samples: .uint8(values.map {
-            UInt8(max(0, min(255, $0.rounded())))
-        }))
+        let bytes = values.map { UInt8(max(0, min(255, $0.rounded()))) }
+        if rgb {
+            return Image(width: width, height: height, channels: 3,
+                         samples: .uint8(bytes.flatMap { [$0, $0, $0] }))
+        }
+        return Image(width: width, height: height, channels: 1, samples: .uint8(bytes))
     }
 
     var truth: (field: NormalField, mask: [Bool]) {
-        var field = NormalField(width: size, height: size)
-        var mask = [Bool](repeating: false, count: size * size)
-        for y in 0..<size {
-            for x in 0..<size {
+        var field = NormalField(width: width, height: height)
+        var mask = [Bool](repeating: false, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
                 guard let n = normal(x: x, y: y) else { continue }
-                field.set(y * size + x, SIMD3<Float>(Float(n.x), Float(n.y), Float(n.z)))
-                mask[y * size + x] = true
+                field.set(y * width + x, SIMD3<Float>(Float(n.x), Float(n.y), Float(n.z)))
+                mask[y * width + x] = true
             }
         }
         return (field, mask)

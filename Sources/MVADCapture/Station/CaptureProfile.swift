@@ -82,8 +82,19 @@ public struct CaptureProfile: Codable, Equatable, Sendable {
                            + "\(CaptureProfile.directionalLights) [x, y, z] directions")
             }
         }
-        if normals.source == .depthCamera && normals.depthCamera == nil {
-            throw fail("normals.depth_camera: the depth_camera source needs its settings")
+        if normals.source == .depthCamera || normals.source == .normalCamera {
+            guard let second = normals.depthCamera else {
+                throw fail("normals.depth_camera: the \(normals.source.rawValue) source needs "
+                           + "its camera")
+            }
+            if normals.source == .depthCamera && second.camera.pixelFormat != .z16 {
+                throw fail("normals.depth_camera.camera.pixel_format: depth must be Z16, got "
+                           + second.camera.pixelFormat.rawValue)
+            }
+            if normals.source == .depthCamera && second.intrinsics == nil {
+                throw fail("normals.depth_camera: fx_px, fy_px (> 0), cx_px and cy_px are "
+                           + "needed for normals from depth")
+            }
         }
         guard camera.frameIntervalMicroseconds > 0, camera.width > 0, camera.height > 0,
               camera.bufferCount >= 2 else {

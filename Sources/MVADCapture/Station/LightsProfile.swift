@@ -151,16 +151,27 @@ public enum NormalsSource: String, Codable, Sendable {
     case none
 }
 
-/// A second V4L2 device giving depth (16-bit, GREY read as 8-bit steps unsupported) or a
-/// normal image, and its intrinsics for normals from depth.
+/// A second V4L2 device giving depth (Z16) and its intrinsics for normals from depth; for the
+/// normal_camera source only `camera` is used (an RGB image of encoded normals).
 public struct DepthCameraProfile: Codable, Equatable, Sendable {
     public var camera: CameraProfile
-    public var fxPixels: Double
-    public var fyPixels: Double
-    public var cxPixels: Double
-    public var cyPixels: Double
+    public var fxPixels: Double?
+    public var fyPixels: Double?
+    public var cxPixels: Double?
+    public var cyPixels: Double?
     /// Millimetres per depth unit.
     public var depthUnitMillimetres: Double = 1
+
+    /// The intrinsics, if all four are given and the focal lengths are positive.
+    public var intrinsics: Intrinsics? {
+        guard let fx = fxPixels, let fy = fyPixels, let cx = cxPixels, let cy = cyPixels,
+              fx > 0, fy > 0 else { return nil }
+        return Intrinsics(fx: fx, fy: fy, cx: cx, cy: cy)
+    }
+
+    public init(camera: CameraProfile) {
+        self.camera = camera
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case camera
@@ -175,10 +186,10 @@ public struct DepthCameraProfile: Codable, Equatable, Sendable {
         try StrictDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         camera = try c.decode(CameraProfile.self, forKey: .camera)
-        fxPixels = try c.decode(Double.self, forKey: .fxPixels)
-        fyPixels = try c.decode(Double.self, forKey: .fyPixels)
-        cxPixels = try c.decode(Double.self, forKey: .cxPixels)
-        cyPixels = try c.decode(Double.self, forKey: .cyPixels)
+        fxPixels = try c.decodeIfPresent(Double.self, forKey: .fxPixels)
+        fyPixels = try c.decodeIfPresent(Double.self, forKey: .fyPixels)
+        cxPixels = try c.decodeIfPresent(Double.self, forKey: .cxPixels)
+        cyPixels = try c.decodeIfPresent(Double.self, forKey: .cyPixels)
         depthUnitMillimetres = try c.decodeIfPresent(Double.self, forKey: .depthUnitMillimetres) ?? 1
     }
 }
@@ -191,12 +202,15 @@ public struct NormalsProfile: Codable, Equatable, Sendable {
     public var lightDirections: [[Double]]?
     /// Samples at or below this level (0...255, after the ambient is removed) count as shadow.
     public var shadowLevel: Double = 4
+    /// How photometric stereo removes the ambient light.
+    public var ambient: AmbientEstimate = .allLightsView
     public var depthCamera: DepthCameraProfile?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source
         case lightDirections = "light_directions"
         case shadowLevel = "shadow_level"
+        case ambient
         case depthCamera = "depth_camera"
     }
 
@@ -208,6 +222,7 @@ public struct NormalsProfile: Codable, Equatable, Sendable {
         source = try c.decodeIfPresent(NormalsSource.self, forKey: .source) ?? .none
         lightDirections = try c.decodeIfPresent([[Double]].self, forKey: .lightDirections)
         shadowLevel = try c.decodeIfPresent(Double.self, forKey: .shadowLevel) ?? 4
+        ambient = try c.decodeIfPresent(AmbientEstimate.self, forKey: .ambient) ?? .allLightsView
         depthCamera = try c.decodeIfPresent(DepthCameraProfile.self, forKey: .depthCamera)
     }
 }

@@ -46,6 +46,8 @@ public struct PartCaptureRecord: Codable, Equatable, Sendable {
     public let views: [ViewRecord]
     public var normalsSource: NormalsSource
     public var normalsNote: String?
+    /// How often the camera had to be reopened in this process so far.
+    public var reopenCount = 0
 
     enum CodingKeys: String, CodingKey {
         case part, device, width, height, controls, views
@@ -54,6 +56,7 @@ public struct PartCaptureRecord: Codable, Equatable, Sendable {
         case settleMilliseconds = "settle_ms"
         case normalsSource = "normals_source"
         case normalsNote = "normals_note"
+        case reopenCount = "camera_reopen_count"
     }
 }
 

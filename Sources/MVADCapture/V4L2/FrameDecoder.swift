@@ -57,6 +57,7 @@ public struct FrameDecoder: Sendable {
         case .grey: image = plane(bytes, channels: 1)
         case .rgb24: image = plane(bytes, channels: 3)
         case .yuyv: image = yuyvToRGB(bytes)
+        case .z16: image = depth(bytes)
         case .mjpeg:
             do {
                 image = try ImageDecoder.decode(bytes, source: "MJPEG frame")
@@ -93,6 +94,20 @@ public struct FrameDecoder: Sendable {
         }
         return Image(width: format.width, height: format.height, channels: channels,
                      samples: .uint8(pixels))
+    }
+
+    /// Z16 rows (little-endian 16-bit samples) as a 16-bit grey image.
+    private func depth(_ bytes: [UInt8]) -> Image {
+        var samples = [UInt16](repeating: 0, count: format.width * format.height)
+        for row in 0..<format.height {
+            for x in 0..<format.width {
+                let offset = row * format.bytesPerLine + x * 2
+                samples[row * format.width + x] = UInt16(bytes[offset])
+                    | UInt16(bytes[offset + 1]) << 8
+            }
+        }
+        return Image(width: format.width, height: format.height, channels: 1,
+                     samples: .uint16(samples))
     }
 
     /// YUYV (Y0 U Y1 V per two pixels) to RGB with ITU-R BT.601 limited-range coefficients in

@@ -9,6 +9,7 @@ public enum PixelFormat: String, Codable, CaseIterable, Sendable {
     case grey = "GREY"       // V4L2_PIX_FMT_GREY: 8-bit luma
     case rgb24 = "RGB24"     // V4L2_PIX_FMT_RGB24 ('RGB3'): packed R G B
     case mjpeg = "MJPEG"     // V4L2_PIX_FMT_MJPEG ('MJPG'): one JPEG per buffer
+    case z16 = "Z16"         // V4L2_PIX_FMT_Z16 ('Z16 '): 16-bit little-endian depth
 
     /// The FourCC code, as v4l2_fourcc(a, b, c, d) builds it.
     public var fourCC: UInt32 {
@@ -18,6 +19,7 @@ public enum PixelFormat: String, Codable, CaseIterable, Sendable {
         case .grey: code = "GREY"
         case .rgb24: code = "RGB3"
         case .mjpeg: code = "MJPG"
+        case .z16: code = "Z16 "
         }
         return PixelFormat.fourCC(code)
     }
@@ -53,6 +55,7 @@ public enum PixelFormat: String, Codable, CaseIterable, Sendable {
         case .yuyv: return 2
         case .grey: return 1
         case .rgb24: return 3
+        case .z16: return 2
         case .mjpeg: return nil
         }
     }
