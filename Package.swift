@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MVADInspect", targets: ["MVADInspect"]),
         .library(name: "MVADCapture", targets: ["MVADCapture"]),
         .library(name: "MVADCaptureEmulation", targets: ["MVADCaptureEmulation"]),
+        .library(name: "MVADSynth", targets: ["MVADSynth"]),
         .executable(name: "mvad", targets: ["mvad"]),
     ],
     targets: [
@@ -70,10 +71,16 @@ let package = Package(
             name: "MVADCaptureEmulation",
             dependencies: ["MVADCapture", "MVADInspect", "CLinuxUAPI", "CTurboJPEG"]
         ),
+        // Deterministic synthetic multi-light parts in the Eyecandies layout (docs/SYNTH.md).
+        .target(
+            name: "MVADSynth",
+            dependencies: ["MVADInspect"]
+        ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADCapture"]
+            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADCapture",
+                           "MVADSynth"]
         ),
         .testTarget(
             name: "MVADEngineTests",
@@ -87,7 +94,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MVADCaptureTests",
-            dependencies: ["MVADCapture", "MVADCaptureEmulation", "MVADInspect", "CLinuxUAPI"]
+            dependencies: ["MVADCapture", "MVADCaptureEmulation", "MVADInspect", "MVADSynth",
+                           "CLinuxUAPI"]
+        ),
+        .testTarget(
+            name: "MVADSynthTests",
+            dependencies: ["MVADSynth", "MVADInspect"]
         ),
         .testTarget(
             name: "MVADPackTests",

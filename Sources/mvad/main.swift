@@ -33,7 +33,7 @@ struct CommandEntry {
 let commands: [CommandEntry] = [
     CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
     CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
-    CommandEntry(CaptureCommand.self),
+    CommandEntry(CaptureCommand.self), CommandEntry(SynthCommand.self),
     CommandEntry(RunComponentCommand.self),
     CommandEntry(CompareCommand.self), CommandEntry(ConvertCommand.self),
     CommandEntry(InfoCommand.self),

@@ -17,9 +17,10 @@ public enum ImageWriter {
         try FileBytes.writeAtomically(bytes, to: path)
     }
 
-    /// The PNG encoding of an 8-bit image. `name` labels the image in errors.
-    public static func encodePNG(_ image: Image, name: String = "in-memory image") throws
-        -> [UInt8] {
+    /// The PNG encoding of an 8-bit image. `name` labels the image in errors. `fast` trades
+    /// file size for speed (libpng's PNG_IMAGE_FLAG_FAST: no row filters, quicker deflate).
+    public static func encodePNG(_ image: Image, name: String = "in-memory image",
+                                 fast: Bool = false) throws -> [UInt8] {
         guard case .uint8(let samples) = image.samples else {
             throw ImageError.writeFailed(
                 path: name, reason: "the image has 16-bit samples; only 8-bit images are written "
@@ -30,6 +31,7 @@ public enum ImageWriter {
         png.width = UInt32(image.width)
         png.height = UInt32(image.height)
         png.format = formatFlags(channels: image.channels)
+        png.flags = fast ? UInt32(PNG_IMAGE_FLAG_FAST) : 0
         defer { png_image_free(&png) }
         let rowStride = Int32(image.width * image.channels)
 
