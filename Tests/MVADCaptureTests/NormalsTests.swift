@@ -95,8 +95,10 @@ struct SphereScene {
 final class NormalsTests: XCTestCase {
     func testLambertianSphereIsRecoveredExactly() {
         let (error, solved) = SphereScene().solve(sixteenBit: true)
-        XCTAssertLessThan(error, 0.05, "degrees")
-        XCTAssertGreaterThan(solved, 0.97)
+        // Exact where three or more lights reach a pixel; the rim pixels lit by fewer get the
+        // rough three-brightest solution, which keeps the mean just above zero.
+        XCTAssertLessThan(error, 0.2, "degrees")
+        XCTAssertEqual(solved, 1, "every sphere pixel gets a normal")
     }
 
     func testEightBitViewsStayWithinADegree() {

@@ -11,6 +11,10 @@ public enum AmbientEstimate: String, Codable, Sendable {
     /// From the all-lights view: with additive light, the five single-light views hold the
     /// ambient five times and the all-lights view once, so ambient = (sum - all) / 4.
     case allLightsView = "all_lights_view"
+    /// Proportional to the albedo: ambient = ratio * albedo * (one light's intensity), i.e.
+    /// ratio * |b| with b = albedo * intensity * n; solved by alternating with b. The ratio is
+    /// calibrated (a flat target) or known (mvad synth: ambient / intensity in lights.json).
+    case proportional
 }
 
 /// Photometric stereo with calibrated light directions.
@@ -20,11 +24,16 @@ public struct PhotometricStereo: Sendable {
     /// Samples at or below this level above the ambient (0...255) count as shadowed.
     public let shadowLevel: Float
     public let ambient: AmbientEstimate
+    /// Ambient / light intensity, for the proportional estimate.
+    public let ambientRatio: Float
     /// Drop each pixel's brightest sample (a specular highlight) when 4 or more remain.
     public let dropsBrightest: Bool
 
     public init(directions: [[Double]], shadowLevel: Double = 4,
-                ambient: AmbientEstimate = .allLightsView, dropsBrightest: Bool = true) {
+                ambient: AmbientEstimate = .allLightsView, ambientRatio: Double = 0,
+                dropsBrightest: Bool = true) {
+        precondition(ambientRatio >= 0, "the ambient ratio must be >= 0, got \(ambientRatio)")
+        self.ambientRatio = Float(ambientRatio)
         self.dropsBrightest = dropsBrightest
         precondition(directions.count >= 3, "photometric stereo needs 3 or more lights")
         self.directions = directions.map { d in
@@ -46,7 +55,7 @@ public struct PhotometricStereo: Sendable {
         let (width, height) = (views[0].width, views[0].height)
         precondition(views.allSatisfy { $0.width == width && $0.height == height },
                      "views differ in size")
-        precondition(ambient == .none || allLights != nil,
+        precondition(ambient != .allLightsView || allLights != nil,
                      "the all-lights ambient estimate needs the all-lights view")
         let levels = views.map(PixelLevels.grey)
         let all = allLights.map(PixelLevels.grey)
@@ -54,50 +63,76 @@ public struct PhotometricStereo: Sendable {
         var samples = [Float](repeating: 0, count: views.count)
         for p in 0..<(width * height) {
             for k in views.indices { samples[k] = levels[k][p] }
-            var offset: Float = 0
-            if let all {
-                offset = max(0, (samples.reduce(0, +) - all[p]) / Float(views.count - 1))
+            if let n = normal(samples, allLights: ambient == .allLightsView ? all?[p] : nil) {
+                field.set(p, n)
             }
-            if let n = solve(samples.map { $0 - offset }) { field.set(p, n) }
         }
         return field
     }
 
-    /// The normal direction from one pixel's ambient-free samples, or nil when fewer than
-    /// three usable samples remain or they do not fix a direction.
-    func solve(_ samples: [Float]) -> SIMD3<Float>? {
-        var kept = samples.indices.filter { samples[$0] > shadowLevel }
-        if dropsBrightest, kept.count > 3, let brightest = kept.max(by: { samples[$0] < samples[$1] }) {
-            kept.removeAll { $0 == brightest }
+    /// One pixel's normal direction (albedo-scaled) after removing the ambient; nil if none.
+    func normal(_ samples: [Float], allLights: Float?) -> SIMD3<Float>? {
+        switch ambient {
+        case .none:
+            return solve(samples)
+        case .allLightsView:
+            let total = samples.reduce(0, +)
+            let offset = allLights.map { max(0, (total - $0) / Float(samples.count - 1)) } ?? 0
+            return solve(samples.map { $0 - offset })
+        case .proportional:
+            // b and the ambient fix each other; the ratio is small, so a few rounds settle.
+            var b = solve(samples)
+            for _ in 0..<4 {
+                guard let current = b else { return nil }
+                let offset = ambientRatio * (current * current).sum().squareRoot()
+                b = solve(samples.map { $0 - offset })
+            }
+            return b
         }
-        guard kept.count >= 3 else { return nil }
-        // Normal equations (L^T L) b = L^T i for b = albedo * n.
-        var a = [[Float]](repeating: [0, 0, 0], count: 3)
-        var r = SIMD3<Float>(0, 0, 0)
-        for k in kept {
-            let l = directions[k]
-            for i in 0..<3 { for j in 0..<3 { a[i][j] += l[i] * l[j] } }
-            r += l * samples[k]
-        }
-        guard let b = PhotometricStereo.solve3(a, r), (b * b).sum() > 1e-12 else { return nil }
-        return b
     }
 
-    /// Solves a 3x3 system by Cramer's rule; nil if it is (nearly) singular.
-    static func solve3(_ a: [[Float]], _ r: SIMD3<Float>) -> SIMD3<Float>? {
-        func det(_ m: [[Float]]) -> Float {
-            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    /// The normal direction from one pixel's ambient-free samples, or nil if they do not fix
+    /// a direction. Samples at or below the shadow level are left out and, when more than three
+    /// remain, so is the brightest (a specular highlight). A pixel with fewer than three lit
+    /// samples (a rim facing away from most lights) is solved from its three brightest: a
+    /// rough direction is better than none there.
+    func solve(_ samples: [Float]) -> SIMD3<Float>? {
+        precondition(samples.count <= 64, "at most 64 lights")
+        var kept: UInt64 = 0
+        var count = 0
+        for k in samples.indices where samples[k] > shadowLevel {
+            kept |= 1 << UInt64(k)
+            count += 1
         }
-        let d = det(a)
-        guard abs(d) > 1e-6 else { return nil }
-        var out = SIMD3<Float>(0, 0, 0)
-        for column in 0..<3 {
-            var m = a
-            for row in 0..<3 { m[row][column] = r[row] }
-            out[column] = det(m) / d
+        if count < 3 {
+            let order = samples.indices.sorted { samples[$0] > samples[$1] }.prefix(3)
+            guard order.count == 3 else { return nil }
+            kept = order.reduce(0) { $0 | 1 << UInt64($1) }
+            count = 3
+        } else if dropsBrightest && count > 3 {
+            var brightest = -1
+            for k in samples.indices where kept & (1 << UInt64(k)) != 0 {
+                if brightest < 0 || samples[k] > samples[brightest] { brightest = k }
+            }
+            kept &= ~(1 << UInt64(brightest))
         }
-        return out
+        // Normal equations (L^T L) b = L^T i for b = albedo * n; L^T L is symmetric.
+        var xx: Float = 0, xy: Float = 0, xz: Float = 0, yy: Float = 0, yz: Float = 0, zz: Float = 0
+        var r = SIMD3<Float>(0, 0, 0)
+        for k in samples.indices where kept & (1 << UInt64(k)) != 0 {
+            let l = directions[k]
+            xx += l.x * l.x; xy += l.x * l.y; xz += l.x * l.z
+            yy += l.y * l.y; yz += l.y * l.z; zz += l.z * l.z
+            r += l * samples[k]
+        }
+        // Inverse by cofactors.
+        let c00 = yy * zz - yz * yz, c01 = xz * yz - xy * zz, c02 = xy * yz - xz * yy
+        let det = xx * c00 + xy * c01 + xz * c02
+        guard abs(det) > 1e-6 else { return nil }
+        let c11 = xx * zz - xz * xz, c12 = xy * xz - xx * yz, c22 = xx * yy - xy * xy
+        let b = SIMD3(c00 * r.x + c01 * r.y + c02 * r.z,
+                      c01 * r.x + c11 * r.y + c12 * r.z,
+                      c02 * r.x + c12 * r.y + c22 * r.z) / det
+        return (b * b).sum() > 1e-12 ? b : nil
     }
 }

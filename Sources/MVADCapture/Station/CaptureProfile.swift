@@ -82,6 +82,9 @@ public struct CaptureProfile: Codable, Equatable, Sendable {
                            + "\(CaptureProfile.directionalLights) [x, y, z] directions")
             }
         }
+        if normals.ambientRatio < 0 || normals.shadowLevel < 0 {
+            throw fail("normals: ambient_ratio and shadow_level must be >= 0")
+        }
         if normals.source == .depthCamera || normals.source == .normalCamera {
             guard let second = normals.depthCamera else {
                 throw fail("normals.depth_camera: the \(normals.source.rawValue) source needs "

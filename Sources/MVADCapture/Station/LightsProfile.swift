@@ -204,6 +204,8 @@ public struct NormalsProfile: Codable, Equatable, Sendable {
     public var shadowLevel: Double = 4
     /// How photometric stereo removes the ambient light.
     public var ambient: AmbientEstimate = .allLightsView
+    /// Ambient / light intensity, for the proportional ambient estimate.
+    public var ambientRatio: Double = 0
     public var depthCamera: DepthCameraProfile?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -211,6 +213,7 @@ public struct NormalsProfile: Codable, Equatable, Sendable {
         case lightDirections = "light_directions"
         case shadowLevel = "shadow_level"
         case ambient
+        case ambientRatio = "ambient_ratio"
         case depthCamera = "depth_camera"
     }
 
@@ -223,6 +226,7 @@ public struct NormalsProfile: Codable, Equatable, Sendable {
         lightDirections = try c.decodeIfPresent([[Double]].self, forKey: .lightDirections)
         shadowLevel = try c.decodeIfPresent(Double.self, forKey: .shadowLevel) ?? 4
         ambient = try c.decodeIfPresent(AmbientEstimate.self, forKey: .ambient) ?? .allLightsView
+        ambientRatio = try c.decodeIfPresent(Double.self, forKey: .ambientRatio) ?? 0
         depthCamera = try c.decodeIfPresent(DepthCameraProfile.self, forKey: .depthCamera)
     }
 }

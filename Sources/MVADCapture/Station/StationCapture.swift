@@ -112,7 +112,8 @@ public final class StationCapture {
                 throw .normals("no light directions in the profile")
             }
             let stereo = PhotometricStereo(directions: directions, shadowLevel: settings.shadowLevel,
-                                           ambient: settings.ambient)
+                                           ambient: settings.ambient,
+                                           ambientRatio: settings.ambientRatio)
             let directional = Array(views.images.prefix(CaptureProfile.directionalLights))
             return stereo.normals(views: directional, allLights: views.images.last).encoded()
         case .depthCamera, .normalCamera:
