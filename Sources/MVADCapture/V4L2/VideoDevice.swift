@@ -127,6 +127,24 @@ public final class VideoDevice {
         return negotiated
     }
 
+    /// The format and frame interval the device is set to now (G_FMT, G_PARM); nil if its
+    /// pixel format is not one the capture layer decodes.
+    public func currentFormat() throws(CameraError) -> (PixelFormat, width: Int, height: Int,
+                                                        frameIntervalMicroseconds: Int)? {
+        var request = v4l2_format()
+        request.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        try ioctl("VIDIOC_G_FMT", mvad_request_vidioc_g_fmt(), &request)
+        var parameters = v4l2_streamparm()
+        parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        try ioctl("VIDIOC_G_PARM", mvad_request_vidioc_g_parm(), &parameters)
+        let fraction = parameters.parm.capture.timeperframe
+        guard let pixelFormat = PixelFormat(fourCC: request.fmt.pix.pixelformat),
+              fraction.denominator > 0 else { return nil }
+        let interval = Int((UInt64(fraction.numerator) * 1_000_000 + UInt64(fraction.denominator) / 2)
+                           / UInt64(fraction.denominator))
+        return (pixelFormat, Int(request.fmt.pix.width), Int(request.fmt.pix.height), interval)
+    }
+
     /// S_PARM with timeperframe = interval / 1,000,000 s; returns the driver's interval, which
     /// must equal the request (to the microsecond).
     private func setFrameInterval(microseconds: Int) throws(CameraError) -> Int {
