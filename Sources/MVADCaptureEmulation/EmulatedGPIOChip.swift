@@ -114,7 +114,8 @@ public final class EmulatedGPIOChip: EmulatedNode {
 
     public func advance(to time: UInt64) {
         guard time > now else { return }
-        for offset in lines.indices where lines[offset].edges && lines[offset].raw != lines[offset].level {
+        for offset in lines.indices
+        where lines[offset].edges && lines[offset].raw != lines[offset].level {
             let stable = lines[offset].rawChanged + lines[offset].debounceNanoseconds
             if stable <= time { settle(offset, at: stable) }
         }

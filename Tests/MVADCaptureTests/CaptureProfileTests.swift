@@ -78,8 +78,8 @@ final class CaptureProfileTests: XCTestCase {
             XCTAssertEqual(($0 as? ProfileError)?.message,
                            "lights: 4 directional lights, expected 5 (views 0-4; view 5 is all on)")
         }
-        let stereo = minimal.replacingOccurrences(of: "\"lights\"",
-                                                  with: "\"normals\": {\"source\": \"photometric_stereo\"}, \"lights\"")
+        let stereo = minimal.replacingOccurrences(
+            of: "\"lights\"", with: "\"normals\": {\"source\": \"photometric_stereo\"}, \"lights\"")
         XCTAssertThrowsError(try decode(stereo)) {
             XCTAssertEqual(($0 as? ProfileError)?.message,
                            "normals.light_directions: photometric stereo needs 5 [x, y, z] directions")

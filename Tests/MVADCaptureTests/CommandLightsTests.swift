@@ -8,8 +8,9 @@ import XCTest
 
 final class CommandLightsTests: XCTestCase {
     private func profile(log: URL, failing: Bool = false) throws -> CommandLightsProfile {
+        let failure = failing ? "; echo jammed >&2; exit 3" : ""
         let json = """
-            {"set": ["/bin/sh", "-c", "echo set {light} >> \(log.path)\(failing ? "; echo jammed >&2; exit 3" : "")"],
+            {"set": ["/bin/sh", "-c", "echo set {light} >> \(log.path)\(failure)"],
              "all_on": ["/bin/sh", "-c", "echo all_on >> \(log.path)"],
              "all_off": ["/bin/sh", "-c", "echo all_off >> \(log.path)"]}
             """

@@ -93,7 +93,8 @@ final class GPIOTests: XCTestCase {
     func testDebouncedEdgesAreTimestampedAndGlitchesIgnored() throws {
         let rig = EmulatedRig()
         let chip = try GPIOChip(path: EmulatedRig.chipPath, system: rig.kernel)
-        let trigger = try chip.request(offsets: [5], direction: .inputWithEdges(debounceMicroseconds: 5_000),
+        let trigger = try chip.request(offsets: [5],
+                                       direction: .inputWithEdges(debounceMicroseconds: 5_000),
                                        consumer: "mvad-trigger")
         // A 2 ms glitch is shorter than the 5 ms debounce: no event.
         rig.chip.drive(offset: 5, to: true)

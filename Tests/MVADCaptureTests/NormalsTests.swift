@@ -39,7 +39,8 @@ struct SphereScene {
             let l = SIMD3(SphereScene.directions[k][0], SphereScene.directions[k][1],
                           SphereScene.directions[k][2])
             value += albedo * max(0, (l * n).sum())
-            let h = (l + SIMD3(0, 0, 1)) / ((l + SIMD3(0, 0, 1)) * (l + SIMD3(0, 0, 1))).sum().squareRoot()
+            let half = l + SIMD3(0, 0, 1)
+            let h = half / (half * half).sum().squareRoot()
             if (l * n).sum() > 0 { value += specular * pow(max(0, (n * h).sum()), shininess) }
         }
         return value
@@ -122,7 +123,8 @@ final class NormalsTests: XCTestCase {
         let field = PhotometricStereo(directions: SphereScene.directions, ambient: .none)
             .normals(views: views)
         let (truth, mask) = scene.truth
-        XCTAssertGreaterThan(field.meanAngularError(to: truth, mask: zip(mask, field.valid).map { $0 && $1 }) ?? 0, 3)
+        let used = zip(mask, field.valid).map { $0 && $1 }
+        XCTAssertGreaterThan(field.meanAngularError(to: truth, mask: used) ?? 0, 3)
     }
 
     func testEncodingIsEyecandies() {

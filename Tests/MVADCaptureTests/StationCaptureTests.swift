@@ -33,7 +33,8 @@ final class StationCaptureTests: XCTestCase {
             // What the chip actually drove during the exposure: exactly the view's lights.
             let lit = (0..<5).filter { rig.chip.isLit(offset: $0, at: view.exposureStartNanoseconds) }
             XCTAssertEqual(lit, view.lights)
-            XCTAssertGreaterThanOrEqual(view.exposureStartNanoseconds, view.switchNanoseconds + 20_000_000)
+            XCTAssertGreaterThanOrEqual(view.exposureStartNanoseconds,
+                                        view.switchNanoseconds + 20_000_000)
         }
         XCTAssertEqual(record.views.map(\.sequence), record.views.map(\.sequence).sorted())
         XCTAssertEqual(record.controls.map(\.value), [1, 100, 40, 0, 5000])
@@ -50,8 +51,10 @@ final class StationCaptureTests: XCTestCase {
         rig.chip.disconnected = [2]
         let station = try StationCapture(profile: profile, system: rig.kernel)
         XCTAssertThrowsError(try station.capture(part: "004")) { error in
-            guard case .part(.notCaptured(let part, let view, let reasons))? = error as? StationCaptureError
-            else { return XCTFail("expected notCaptured, got \(error)") }
+            let failure = error as? StationCaptureError
+            guard case .part(.notCaptured(let part, let view, let reasons))? = failure else {
+                return XCTFail("expected notCaptured, got \(error)")
+            }
             XCTAssertEqual(part, "004")
             XCTAssertEqual(view, 2)
             XCTAssertEqual(reasons.count, 3, "one attempt and max_retries = 2")

@@ -31,8 +31,11 @@ final class SynthPhotometricStereoTests: XCTestCase {
         let found = try PartFolder.parts(in: folder.appendingPathComponent("train/data"))
         XCTAssertEqual(found.count, parts)
         return try found.enumerated().map { index, part in
-            let views = try (0..<5).map { try ImageDecoder.decode(contentsOf: try XCTUnwrap(part.lights[$0])) }
-            let truth = NormalField.decode(try ImageDecoder.decode(contentsOf: try XCTUnwrap(part.normals)))
+            let views = try (0..<5).map {
+                try ImageDecoder.decode(contentsOf: try XCTUnwrap(part.lights[$0]))
+            }
+            let stored = try ImageDecoder.decode(contentsOf: try XCTUnwrap(part.normals))
+            let truth = NormalField.decode(stored)
             let onObject = dataset.render(split: .train, index: index).surface.onObject
             let field = stereo.normals(views: views)
             let solved = zip(onObject, field.valid).map { $0 && $1 }

@@ -37,7 +37,9 @@ final class V4L2StreamingTests: XCTestCase {
         let rig = EmulatedRig()
         rig.camera.scene = { _, w, h in
             var pixels = [UInt8](repeating: 0, count: w * h * 3)
-            for p in 0..<(w * h) { (pixels[p * 3], pixels[p * 3 + 1], pixels[p * 3 + 2]) = (200, 100, 50) }
+            for p in 0..<(w * h) {
+                (pixels[p * 3], pixels[p * 3 + 1], pixels[p * 3 + 2]) = (200, 100, 50)
+            }
             return Image(width: w, height: h, channels: 3, samples: .uint8(pixels))
         }
         let frame = try grabOne(rig, .yuyv)

@@ -201,7 +201,9 @@ public struct ReopenProfile: Codable, Equatable, Sendable {
         try StrictDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 5
-        initialBackoffMilliseconds = try c.decodeIfPresent(Int.self, forKey: .initialBackoffMilliseconds) ?? 200
-        maximumBackoffMilliseconds = try c.decodeIfPresent(Int.self, forKey: .maximumBackoffMilliseconds) ?? 5000
+        initialBackoffMilliseconds =
+            try c.decodeIfPresent(Int.self, forKey: .initialBackoffMilliseconds) ?? 200
+        maximumBackoffMilliseconds =
+            try c.decodeIfPresent(Int.self, forKey: .maximumBackoffMilliseconds) ?? 5000
     }
 }

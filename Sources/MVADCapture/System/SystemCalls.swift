@@ -24,7 +24,8 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let noSuchDeviceOrAddress = Errno(6) // ENXIO
 
     private static let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
+        1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN",
+        12: "ENOMEM",
         13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 25: "ENOTTY", 34: "ERANGE",
         110: "ETIMEDOUT",
     ]
@@ -34,7 +35,9 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public var description: String { name }
 
     /// True for the errors that mean the device node is gone or broken (unplugged camera).
-    public var meansDeviceGone: Bool { self == .noDevice || self == .io || self == .noSuchDeviceOrAddress }
+    public var meansDeviceGone: Bool {
+        self == .noDevice || self == .io || self == .noSuchDeviceOrAddress
+    }
 }
 
 /// Flags for `SystemCalls.open`, as in fcntl.h.

@@ -68,7 +68,8 @@ enum CaptureCommand: Command {
     /// One line per captured part.
     static func summary(of part: CapturedPart, folder: String) -> String {
         let retries = part.record.views.reduce(0) { $0 + $1.retries.count }
-        let normals = part.normals == nil ? "no normals" : "normals (\(part.record.normalsSource.rawValue))"
+        let source = part.record.normalsSource.rawValue
+        let normals = part.normals == nil ? "no normals" : "normals (\(source))"
         return "part \(part.record.part): 6 views + \(normals) -> \(folder) (retries \(retries), "
             + "camera reopened \(part.record.reopenCount) times)"
     }
