@@ -128,3 +128,26 @@ final class FreshFrameTests: XCTestCase {
         XCTAssertEqual(waited, 520, accuracy: 2, "settle 20 ms + timeout 500 ms")
     }
 }
+
+/// The validity rule on a real camera (no lights: the switch is "now").
+final class RealCameraFreshFrameTests: XCTestCase {
+    func testFreshFrameOnRealCamera() throws {
+        let path = try RealDevices.camera()
+        let system = LinuxSystemCalls()
+        let probe = try VideoDevice(path: path, system: system)
+        let current = try probe.currentFormat()
+        probe.close()
+        guard let current else { throw XCTSkip("\(path) is set to a format mvad does not decode") }
+        var profile = CameraProfile(device: path, pixelFormat: current.0, width: current.width,
+                                    height: current.height,
+                                    frameIntervalMicroseconds: current.frameIntervalMicroseconds)
+        profile.timeoutMilliseconds = 3000
+        let session = try CameraSession(profile: profile, system: system)
+        defer { session.close() }
+        system.sleep(nanoseconds: 300_000_000)               // let the queue fill
+        let now = system.monotonicNanoseconds()
+        let frame = try session.grabber(settleMilliseconds: 50).grab(after: now)
+        XCTAssertGreaterThanOrEqual(frame.exposureStartNanoseconds, now + 50_000_000)
+        XCTAssertEqual(frame.image.width, current.width)
+    }
+}

@@ -115,6 +115,8 @@ public final class CommandLights: LightSwitch {
     }
 
     /// Runs the command (no shell), waiting at most the profile's timeout.
+    // FIXME: output beyond the pipe's buffer (64 KiB) blocks the command until the timeout,
+    // since the pipe is only read after it exits; light tools print a line or two.
     private func run(_ command: [String]) throws(LightError) {
         guard let program = command.first else { return }
         let process = Process()

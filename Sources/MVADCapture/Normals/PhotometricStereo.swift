@@ -18,6 +18,8 @@ public enum AmbientEstimate: String, Codable, Sendable {
 }
 
 /// Photometric stereo with calibrated light directions.
+// FIXME: the lights are taken to be equally bright (as mvad synth's are); unequal lights need
+// their directions scaled by their intensities, and the profile has no key for that yet.
 public struct PhotometricStereo: Sendable {
     /// Unit light directions (towards the lights), in the normal field's camera frame.
     public let directions: [SIMD3<Float>]

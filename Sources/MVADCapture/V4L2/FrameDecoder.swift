@@ -41,10 +41,11 @@ public struct FrameDecoder: Sendable {
     }
 
     /// The bytes a complete uncompressed frame needs (all rows at the driver's stride; the
-    /// last row only needs its pixels).
+    /// last row only needs its pixels; YUYV stores whole pixel pairs).
     public var minimumBytes: Int {
         guard let bpp = format.pixelFormat.bytesPerPixel else { return 1 }
-        return format.bytesPerLine * (format.height - 1) + format.width * bpp
+        let lastRow = format.pixelFormat == .yuyv ? (format.width + 1) / 2 * 4 : format.width * bpp
+        return format.bytesPerLine * (format.height - 1) + lastRow
     }
 
     /// The image in a buffer holding exactly `bytes` (the buffer's first bytesused bytes).

@@ -39,6 +39,9 @@ public enum CameraControl {
     public static let exposureManual = Int32(V4L2_EXPOSURE_MANUAL.rawValue)
 }
 
+// FIXME: only the classic VIDIOC_G_CTRL / S_CTRL / QUERYCTRL calls are used, since UVC cameras
+// answer them; a sensor whose controls are reachable only through VIDIOC_S_EXT_CTRLS (64-bit or
+// compound controls) is not supported yet.
 extension VideoDevice {
     /// Switches the automatic modes of the given controls off, writes the values, and returns
     /// every control written with its read-back value. Call again after STREAMON: some cameras

@@ -117,8 +117,9 @@ public final class VideoDevice {
                 got: "\(PixelFormat.name(ofFourCC: got.pixelformat)) \(got.width)x\(got.height)")
         }
         let interval = try setFrameInterval(microseconds: frameIntervalMicroseconds)
-        let bytesPerLine = pixelFormat.bytesPerPixel.map { max(Int(got.bytesperline), width * $0) }
-            ?? Int(got.bytesperline)
+        let rowBytes = pixelFormat == .yuyv ? (width + 1) / 2 * 4
+            : width * (pixelFormat.bytesPerPixel ?? 0)
+        let bytesPerLine = max(Int(got.bytesperline), rowBytes)
         let negotiated = NegotiatedFormat(pixelFormat: pixelFormat, width: width, height: height,
                                           bytesPerLine: bytesPerLine,
                                           sizeImage: Int(got.sizeimage),
