@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .library(name: "MVADEngine", targets: ["MVADEngine"]),
         .library(name: "MVADInspect", targets: ["MVADInspect"]),
+        .library(name: "MVADCapture", targets: ["MVADCapture"]),
+        .library(name: "MVADCaptureEmulation", targets: ["MVADCaptureEmulation"]),
         .library(name: "MVADSynth", targets: ["MVADSynth"]),
         .executable(name: "mvad", targets: ["mvad"]),
     ],
@@ -37,6 +39,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The Linux V4L2 and GPIO v2 uAPI from the kernel headers (Debian: linux-libc-dev).
+        .systemLibrary(name: "CLinuxUAPI"),
         // SIMD kernels in C with runtime CPU dispatch; every path gives the same bits.
         .target(
             name: "MVADKernels",
@@ -57,6 +61,16 @@ let package = Package(
             name: "MVADPack",
             dependencies: ["MVADEngine", "CZlib"]
         ),
+        // Station capture: V4L2 cameras, GPIO lights, normal maps, through one system-call layer.
+        .target(
+            name: "MVADCapture",
+            dependencies: ["MVADInspect", "CLinuxUAPI"]
+        ),
+        // Emulated V4L2 camera and GPIO chip behind the system-call layer, for tests.
+        .target(
+            name: "MVADCaptureEmulation",
+            dependencies: ["MVADCapture", "MVADInspect", "CLinuxUAPI", "CTurboJPEG"]
+        ),
         // Deterministic synthetic multi-light parts in the Eyecandies layout (docs/SYNTH.md).
         .target(
             name: "MVADSynth",
@@ -65,7 +79,8 @@ let package = Package(
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
-            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADSynth"]
+            dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADCapture",
+                           "MVADSynth"]
         ),
         .testTarget(
             name: "MVADEngineTests",
@@ -76,6 +91,11 @@ let package = Package(
             name: "MVADInspectTests",
             dependencies: ["MVADInspect", "MVADEngine", "MVADPack"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "MVADCaptureTests",
+            dependencies: ["MVADCapture", "MVADCaptureEmulation", "MVADInspect", "MVADSynth",
+                           "CLinuxUAPI"]
         ),
         .testTarget(
             name: "MVADSynthTests",

@@ -33,7 +33,7 @@ struct CommandEntry {
 let commands: [CommandEntry] = [
     CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
     CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
-    CommandEntry(SynthCommand.self),
+    CommandEntry(CaptureCommand.self), CommandEntry(SynthCommand.self),
     CommandEntry(RunComponentCommand.self),
     CommandEntry(CompareCommand.self), CommandEntry(PromptCommand.self),
     CommandEntry(ConvertCommand.self),
