@@ -34,6 +34,8 @@ public struct ConversionOptions: Sendable {
     /// The timesteps to fold when settings.json names none (the method's default timesteps);
     /// nil then makes a folding conversion fail with a message.
     public var defaultTimesteps: [Int]?
+    /// Extra tensors and metadata stored with the model (its memory banks).
+    public var attachments: [PackAttachment] = []
 
     public init(weights: Weights = .float32, controlLoRA: ControlLoRAStorage = .separate,
                 fold: Bool = true, defaultTimesteps: [Int]? = nil) {

@@ -63,6 +63,11 @@ public enum PackConverter {
         try builder.add(component: "vae.", from: RenamedWeights(vae), skipping: skippedVAEPrefixes)
 
         builder.addPrompt(context)
+        for attachment in options.attachments {
+            for item in attachment.items { builder.storeAttached(item) }
+            metadata[attachment.metadataKey] = try PackMetadata.decodeObject(
+                attachment.metadataJSON, key: attachment.metadataKey, path: output)
+        }
 
         metadata["settings"] = settings
         metadata["folding"] = fold?.metadata ?? ["folded": false]
@@ -295,6 +300,15 @@ struct PackBuilder {
         let restored = dtype == .float16
             ? tensor.scalars.map { Float(Float16($0)) } : tensor.scalars
         record(name, tensor, storage: dtype.description, restored: restored, dtype: dtype)
+    }
+
+    /// An attached tensor (a memory bank): int8 per row or f32, whatever the weight mode.
+    mutating func storeAttached(_ item: PackAttachment.Item) {
+        if item.int8, item.tensor.rank == 2, item.tensor.count > 0 {
+            storeInt8(item.name, item.tensor)
+        } else {
+            storeFloat(item.name, item.tensor, as: .float32)
+        }
     }
 
     private mutating func storeInt8(_ name: String, _ tensor: Tensor) {

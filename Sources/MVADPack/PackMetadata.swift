@@ -18,6 +18,16 @@ enum PackMetadata {
         }
     }
 
+    /// The JSON object in `text`, for metadata key `key` of the pack at `path`.
+    static func decodeObject(_ text: String, key: String, path: String) throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+              let dictionary = object as? [String: Any] else {
+            throw PackError.invalidMetadataJSON(
+                path: path, reason: "metadata '\(key)' is not a JSON object")
+        }
+        return dictionary
+    }
+
     /// `object` as sorted-key JSON bytes.
     static func encode(_ object: [String: Any], path: String) throws -> Data {
         guard JSONSerialization.isValidJSONObject(object) else {

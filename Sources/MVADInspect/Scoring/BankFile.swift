@@ -24,7 +24,8 @@ public struct BankFile: Sendable, Equatable {
 
     /// Banks built in memory; two banks of one modality are refused.
     public init(
-        banks: [MemoryBank], threshold: Double? = nil, provenance: [String: String] = [:]
+        banks: [MemoryBank], threshold: Double? = nil, provenance: [String: String] = [:],
+        path: String? = nil
     ) throws {
         var byModality: [MemoryBank.Modality: MemoryBank] = [:]
         for bank in banks {
@@ -38,7 +39,7 @@ public struct BankFile: Sendable, Equatable {
         self.banks = byModality
         self.threshold = threshold
         self.provenance = provenance
-        self.path = nil
+        self.path = path
     }
 
     /// The RGB bank, if any.

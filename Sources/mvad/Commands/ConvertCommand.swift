@@ -22,11 +22,15 @@ enum ConvertCommand: Command {
         OptionSpec(name: "--no-fold", value: nil,
                    help: "store the prompt's attention weights and the time embedding instead "
                        + "of folding them for the prompt and the settings' timesteps"),
+        OptionSpec(name: "--bank", value: "BANK",
+                   help: "store these memory banks (mvad bank build) in the pack, int8 per "
+                       + "feature vector; they must have been built with the pack's settings "
+                       + "and weights"),
     ] + gateSpecs
 
     static let help = helpText(
         usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
-            + "[--controllora separate|merged] [--no-fold]\n"
+            + "[--controllora separate|merged] [--no-fold] [--bank BANK]\n"
             + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
         summary: summary, specs: specs, details: """
         The pack holds unet.*, controlnet.* or controllora.*, vae.* (encoder and quant_conv
@@ -65,9 +69,12 @@ enum ConvertCommand: Command {
         let form = try args.choice("--controllora", from: forms, default: "separate")
         let storage = form.flatMap(ConversionOptions.ControlLoRAStorage.init) ?? .separate
 
-        let options = ConversionOptions(weights: weights, controlLoRA: storage,
+        var options = ConversionOptions(weights: weights, controlLoRA: storage,
                                         fold: !args.has("--no-fold"),
                                         defaultTimesteps: MethodSettings().timesteps)
+        if let bank = args.string("--bank") {
+            options.attachments = [try bankAttachment(bank, modelFolder: model, weights: weights)]
+        }
         try InspectSupport.checkWritable(output, what: "pack")
         let gate = try qualityGate(args, modelFolder: model)
         let report: ConversionReport
@@ -83,6 +90,21 @@ enum ConvertCommand: Command {
         printFolding(report)
         printWorstLayers(report)
         printKeptFloat(report)
+    }
+
+    /// The banks of `path` as a pack attachment, refused unless each was built with the model
+    /// folder's settings and with weights stored as this conversion stores them.
+    static func bankAttachment(_ path: String, modelFolder: String,
+                               weights: ConversionOptions.Weights) throws -> PackAttachment {
+        let banks = try BankFile(path: path)
+        let settingsPath = modelFolder + "/settings.json"
+        var settings = MethodSettings()
+        if FileManager.default.fileExists(atPath: settingsPath) {
+            settings = try MethodSettings.read(
+                json: try Data(contentsOf: URL(fileURLWithPath: settingsPath)), path: settingsPath)
+        }
+        try banks.requireBuilt(with: settings, weights: weights.rawValue)
+        return try banks.packAttachment()
     }
 
     private static func printFolding(_ report: ConversionReport) {

@@ -20,7 +20,7 @@ enum EvaluateCommand: Command {
     ]
 
     static let help = helpText(
-        usage: "mvad evaluate --model M --bank BANK --dataset DIR [--category C] [--json]",
+        usage: "mvad evaluate --model M [--bank BANK] --dataset DIR [--category C] [--json]",
         summary: summary, specs: specs, details: """
         Every test part needs its mask (any non-zero pixel = anomalous; a part is defective
         when its mask has one). Rows: RGB (lights), NMap (normal map) and RGB+NMap (fused),
@@ -34,7 +34,8 @@ enum EvaluateCommand: Command {
         let modality = try InspectSupport.modality(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
-        let banks = try BankFile(path: try args.required("--bank"))
+        let banks = try InspectSupport.banks(args, modelPath: try args.required("--model"),
+                                             command: name)
         _ = try args.required("--dataset")
         let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality, compute: compute)

@@ -24,7 +24,7 @@ enum InspectCommand: Command {
     ]
 
     static let help = helpText(
-        usage: "mvad inspect --model M --bank BANK --part DIR [--heatmap FILE.png]",
+        usage: "mvad inspect --model M [--bank BANK] --part DIR [--heatmap FILE.png]",
         summary: summary, specs: specs, details: """
         Output, one line per part: {"part", "verdict" ("pass", "fail", or "unknown" without a
         threshold), "score" (fused), "rgb_score", "normals_score", "threshold",
@@ -45,7 +45,6 @@ enum InspectCommand: Command {
         let threshold = try InspectSupport.threshold(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
-        let bankPath = try args.required("--bank")
         let partPath = try args.required("--part")
         if let heatmap = args.string("--heatmap") {
             guard heatmap.lowercased().hasSuffix(".png") else {
@@ -53,7 +52,7 @@ enum InspectCommand: Command {
             }
             try InspectSupport.checkWritable(heatmap, what: "heatmap")
         }
-        let banks = try BankFile(path: bankPath)
+        let banks = try InspectSupport.banks(args, modelPath: modelPath, command: name)
         let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality,
                                       compute: compute, threshold: threshold)

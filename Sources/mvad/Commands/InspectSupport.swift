@@ -4,6 +4,7 @@
 import Foundation
 import MVADEngine
 import MVADInspect
+import MVADPack
 
 enum InspectSupport {
     static let modalityOption = OptionSpec(
@@ -14,7 +15,21 @@ enum InspectSupport {
     static let modelOption = OptionSpec(name: "--model", value: "M",
                                         help: "model: a .mvad pack, or a folder (unet/, vae/, ...)")
     static let bankOption = OptionSpec(name: "--bank", value: "BANK",
-                                       help: "bank file from mvad bank build")
+                                       help: "bank file from mvad bank build (default: the "
+                                           + "banks stored in the --model pack)")
+
+    /// The banks: the --bank file, else those stored in the --model pack (mvad convert --bank).
+    static func banks(_ args: ParsedArguments, modelPath: String, command: String) throws -> BankFile {
+        if let path = args.string("--bank") { return try BankFile(path: path) }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: modelPath, isDirectory: &isFolder),
+           !isFolder.boolValue {
+            let pack = try PackFile(path: modelPath)
+            if BankFile.isStored(in: pack) { return try BankFile(pack: pack) }
+        }
+        throw UsageError(message: "\(command): needs --bank BANK; \(modelPath) holds no banks "
+                         + "(store them with mvad convert --bank)")
+    }
 
     static func modality(_ args: ParsedArguments) throws -> Modality {
         let value = try args.choice("--modality", from: Modality.allCases.map(\.rawValue),
