@@ -235,7 +235,7 @@ def make_accelerator(args):
         torch.set_num_threads(args.threads)
     reference_common.quiet_libraries()
     accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    set_seed(args.seed)
+    set_seed(args.seed, device_specific=True)         # each process draws its own noise
     return accelerator
 
 
