@@ -103,30 +103,34 @@ def load_model(folder, device):
 # Features
 
 
+def load_images(views, size, modality, device):
+    """(lights [6, 3, S, S] or None, normals [3, S, S] or None) in [0, 1], as `modality` needs."""
+    lights = normals = None
+    if modality != "normals":
+        lights = torch.stack([pipeline.load_view(views[f"image_{index}"], size)
+                              for index in range(common.LIGHTS)]).to(device)
+    if modality != "rgb":
+        normals = pipeline.load_view(views["normals"], size).to(device)
+    return lights, normals
+
+
 @torch.no_grad()
 def part_features(models, views, settings, modality, device):
     """{modality name: features [C, G, G]} of one part (views: {view name: path})."""
     unet, control, vae, embedding = models
-    size = settings["image_size"]
-    lights = torch.stack([pipeline.load_view(views[f"image_{i}"], size)
-                          for i in range(common.LIGHTS)]).to(device) if modality != "normals" \
-        else None
-    normals = pipeline.load_view(views["normals"], size).to(device) if modality != "rgb" \
-        else None
-    grid_settings = {"timesteps": settings["timesteps"], "grid": settings["grid_size"],
-                     "feature_blocks": settings["feature_blocks"]}
-    alphas, final_alpha = pipeline.schedule_alphas(pipeline.make_scheduler())
-
+    lights, normals = load_images(views, settings["image_size"], modality, device)
     if modality == "both":
         latents = pipeline.encode_views(vae, lights, normals)                      # [7, 4, h, w]
         inputs, conditions = pipeline.make_pairs(latents, lights, normals)
-    elif modality == "rgb":
-        inputs, conditions, control = vae_latents(vae, lights), None, None
-    else:
-        inputs, conditions, control = vae_latents(vae, normals[None]), None, None
-    context = embedding.expand(inputs.shape[0], -1, -1)
+    else:                                                   # the UNet alone, as mvad does
+        images = lights if modality == "rgb" else normals[None]
+        inputs, conditions, control = vae_latents(vae, images), None, None
+    context = embedding.expand(inputs.shape[0], -1, -1)                            # [P, L, D]
+    alphas, final_alpha = pipeline.schedule_alphas(pipeline.make_scheduler())
     states = pipeline.invert(unet, control, inputs, context, conditions, settings["timesteps"],
                              alphas, final_alpha)
+    grid_settings = {"timesteps": settings["timesteps"], "grid": settings["grid_size"],
+                     "feature_blocks": settings["feature_blocks"]}
     maps = pipeline.feature_maps(unet, control, states[-1], context, conditions, grid_settings)
     if modality == "both":
         return {"rgb": maps[:common.LIGHTS].mean(dim=0), "normals": maps[common.LIGHTS:].mean(0)}
@@ -178,6 +182,32 @@ def write_bank(path, rows, settings, modality, model, parts):
     return {name: list(tensor.shape) for name, tensor in tensors.items()}
 
 
+def usable_parts(args):
+    """{part id: {view: path}} of the train split; exits when a part lacks a needed view."""
+    folder = common.split_folder(args.parts, args.category, "train")
+    parts = common.list_parts(folder)
+    needed = {"both": common.VIEW_NAMES, "rgb": common.VIEW_NAMES[:-1],
+              "normals": ["normals"]}[args.modality]
+    missing = [part for part, views in parts.items() if any(v not in views for v in needed)]
+    if missing:
+        raise SystemExit(f"{folder}: parts {missing[:10]} lack views that modality "
+                         f"{args.modality} needs")
+    if not parts:
+        raise SystemExit(f"{folder} holds no part (NNN_image_0..5, NNN_normals files)")
+    return parts
+
+
+def shard_rows(accelerator, models, parts, settings, modality):
+    """{part id: {modality: rows [G * G, C]}} of this process's share of the parts."""
+    rows = {}
+    with accelerator.split_between_processes(list(parts)) as mine:
+        for part in mine:
+            maps = part_features(models, parts[part], settings, modality, accelerator.device)
+            rows[part] = {name: pipeline.bank_rows(value).cpu() for name, value in maps.items()}
+            common.log(f"part {part}: done")
+    return rows
+
+
 def main():
     from accelerate import Accelerator
     from accelerate.utils import gather_object
@@ -187,35 +217,19 @@ def main():
     reference.quiet_libraries()
     accelerator = Accelerator()
     settings = read_settings(args.model)
-    folder = common.split_folder(args.parts, args.category, "train")
-    parts = common.list_parts(folder)
-    needed = {"both": common.VIEW_NAMES, "rgb": common.VIEW_NAMES[:-1],
-              "normals": ["normals"]}[args.modality]
-    missing = [part for part, views in parts.items() if any(v not in views for v in needed)]
-    if missing or not parts:
-        raise SystemExit(f"{folder}: parts {missing[:10]} lack views for modality "
-                         f"{args.modality}" if missing else f"{folder} holds no part")
+    parts = usable_parts(args)
     models = load_model(args.model, accelerator.device)
     if models[1] is None and args.modality == "both":
         raise SystemExit(f"{args.model} has no controlnet/ or controllora/; use --modality rgb "
                          "or normals")
 
-    features = {}
-    ids = list(parts)
-    with accelerator.split_between_processes(ids) as mine:
-        for part in mine:
-            maps = part_features(models, parts[part], settings, args.modality,
-                                 accelerator.device)
-            features[part] = {name: pipeline.bank_rows(value).cpu() for name, value in
-                              maps.items()}
-            common.log(f"part {part}: done")
-    gathered = gather_object([features])
+    shards = gather_object([shard_rows(accelerator, models, parts, settings, args.modality)])
     if accelerator.is_main_process:
-        merged = {part: rows for shard in gathered for part, rows in shard.items()}
-        names = merged[ids[0]].keys()
-        rows = {name: [merged[part][name] for part in ids] for name in names}
-        shapes = write_bank(args.out, rows, settings, args.modality, args.model, len(ids))
-        print(f"wrote {args.out}: {shapes} from {len(ids)} parts")
+        merged = {part: rows for shard in shards for part, rows in shard.items()}
+        names = merged[next(iter(parts))].keys()
+        rows = {name: [merged[part][name] for part in parts] for name in names}  # id order
+        shapes = write_bank(args.out, rows, settings, args.modality, args.model, len(parts))
+        print(f"wrote {args.out}: {shapes} from {len(parts)} parts")
 
 
 if __name__ == "__main__":
