@@ -255,7 +255,7 @@ struct PackBuilder {
                 storeFloat(name, tensor, as: .float16)
                 keptFloat.append(.init(name: name, dtype: .float16, reason: reason))
             } else {
-                storeInt8(name, tensor)
+                storePanels(name, tensor)
             }
         }
     }
@@ -277,7 +277,9 @@ struct PackBuilder {
                 guard Self.keepFloatReason(key: name, shape: shape) == nil else {
                     return total + aligned(2 * count)
                 }
-                return total + aligned(count) + aligned(4 * shape[0])
+                let bytes = (try? PackLayout.panelByteCount(shape: shape, tensor: name,
+                                                             path: "")) ?? count
+                return total + aligned(bytes) + aligned(4 * shape[0])
             }
         }
     }
@@ -309,6 +311,27 @@ struct PackBuilder {
         } else {
             storeFloat(item.name, item.tensor, as: .float32)
         }
+    }
+
+    /// A linear or conv weight: int8 per output channel, written in the packed panel layout
+    /// the int8 kernels read (`PackQuantization.int8Panels`), so that the runtime multiplies
+    /// straight from the mapped file.
+    private mutating func storePanels(_ name: String, _ tensor: Tensor) {
+        let quantised = Int8PerChannel(tensor)
+        // An all-zero channel has scale 0 (the pack's mark); its values are zeros either way.
+        let packingScales = quantised.scales.map { $0 > 0 ? $0 : 1 }
+        guard let matrix = try? QuantizedMatrix(values: quantised.values, scales: packingScales,
+                                                shape: tensor.shape, bias: nil) else {
+            preconditionFailure("per-channel int8 values of \(name) do not form a matrix")
+        }
+        let bytes = matrix.withPackedBytes { Array($0) }
+        let scalesName = name + ".scales"
+        writer.add(name, dtype: .int8, shape: tensor.shape, bytes: bytes,
+                   quantization: .int8Panels, scales: scalesName)
+        writer.add(scalesName, tensor: Tensor(shape: [quantised.scales.count],
+                                              scalars: quantised.scales))
+        counts[.float32, default: 0] += 1
+        record(name, tensor, storage: "i8/channel", restored: quantised.restored(), dtype: .int8)
     }
 
     private mutating func storeInt8(_ name: String, _ tensor: Tensor) {

@@ -15,13 +15,15 @@ public struct PackEntry: Sendable, Equatable {
     public let shape: [Int]
     /// Absolute offset of the first byte in the file.
     public let offset: Int
-    /// Number of bytes: dtype size x product of the shape.
+    /// Number of bytes: dtype size x product of the shape (the panel layout's size for
+    /// `int8Panels`).
     public let byteLength: Int
     /// CRC-32 (zlib polynomial) of the tensor's bytes.
     public let checksum: UInt32
 
     /// Number of elements (1 for a scalar).
-    public var elementCount: Int { byteLength / dtype.byteSize }
+    /// Elements of `shape` (the table check bounded their byte size).
+    public var elementCount: Int { shape.reduce(1, *) }
 
     /// The bytes of the file this tensor occupies.
     public var byteRange: Range<Int> { offset..<(offset + byteLength) }

@@ -76,6 +76,12 @@ public enum PackQuantization: UInt8, Sendable, CaseIterable, CustomStringConvert
     /// i8 values of shape [..., K] with K a multiple of 32; one scale (f16 or f32) per run of
     /// 32 consecutive elements along the last axis, scales of shape [..., K / 32].
     case int8Blocks32 = 2
+    /// i8 weights of shape [O, ...] (K = the product of the other extents) in the packed panel
+    /// layout of mvad_gemm_s8 (docs/FORMAT.md): P = ceil(O / 16) panels of 64 * (ceil(K / 4) + 1)
+    /// bytes, each a 16-row int32 row-sum header then 16 x 4 groups; a rank-4 convolution
+    /// weight's K columns are packed tap-major, (ky * kW + kx) * Cin + c. One f32 scale per
+    /// output channel, scales of shape [O]. The runtime multiplies straight from the mapping.
+    case int8Panels = 3
 
     /// The short name used in errors and by `mvad info`.
     public var description: String {
@@ -83,6 +89,7 @@ public enum PackQuantization: UInt8, Sendable, CaseIterable, CustomStringConvert
         case .none: return "none"
         case .int8PerChannel: return "int8/channel"
         case .int8Blocks32: return "int8/block32"
+        case .int8Panels: return "int8/panels"
         }
     }
 
@@ -92,7 +99,7 @@ public enum PackQuantization: UInt8, Sendable, CaseIterable, CustomStringConvert
         switch self {
         case .none:
             return nil
-        case .int8PerChannel:
+        case .int8PerChannel, .int8Panels:
             guard let channels = shape.first else { return nil }
             return [channels]
         case .int8Blocks32:
@@ -106,7 +113,7 @@ public enum PackQuantization: UInt8, Sendable, CaseIterable, CustomStringConvert
     public var scaleDTypes: [PackDType] {
         switch self {
         case .none: return []
-        case .int8PerChannel: return [.float32]
+        case .int8PerChannel, .int8Panels: return [.float32]
         case .int8Blocks32: return [.float16, .float32]
         }
     }

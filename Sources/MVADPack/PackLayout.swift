@@ -4,8 +4,12 @@
 enum PackLayout {
     /// dtype size x product of `shape`, or `sizeOverflow` when that exceeds Int.max.
     static func byteCount(
-        dtype: PackDType, shape: [Int], tensor: String, path: String
+        dtype: PackDType, shape: [Int], scheme: PackQuantization = .none, tensor: String,
+        path: String
     ) throws -> Int {
+        if scheme == .int8Panels, dtype == .int8 {
+            return try panelByteCount(shape: shape, tensor: tensor, path: path)
+        }
         var count = dtype.byteSize
         for extent in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: extent)
@@ -15,6 +19,25 @@ enum PackLayout {
             count = product
         }
         return count
+    }
+
+    /// Bytes of an [O, ...] int8 weight in the panel layout: ceil(O / 16) panels of
+    /// 64 * (ceil(K / 4) + 1) bytes (the same as mvad_pack_s8_weights_size).
+    static func panelByteCount(shape: [Int], tensor: String, path: String) throws -> Int {
+        let overflow = PackError.sizeOverflow(path: path, tensor: tensor, dtype: .int8, shape: shape)
+        guard let rows = shape.first else { return 0 }
+        var columns = 1
+        for extent in shape.dropFirst() {
+            let (product, over) = columns.multipliedReportingOverflow(by: extent)
+            guard !over else { throw overflow }
+            columns = product
+        }
+        let panels = rows / 16 + (rows % 16 == 0 ? 0 : 1)
+        let groups = columns / 4 + (columns % 4 == 0 ? 0 : 1)
+        let (panelBytes, over1) = (groups + 1).multipliedReportingOverflow(by: 64)
+        let (total, over2) = panelBytes.multipliedReportingOverflow(by: panels)
+        guard !over1, !over2 else { throw overflow }
+        return total
     }
 
     /// Every check across entries; `entries` is in table order.

@@ -101,8 +101,8 @@ private struct EntryReader {
             throw PackError.unknownQuantization(path: path, tensor: name, code: schemeCode)
         }
         let shape = try checkedShape(rawShape, tensor: name)
-        let expected = try PackLayout.byteCount(dtype: dtype, shape: shape, tensor: name,
-                                                path: path)
+        let expected = try PackLayout.byteCount(dtype: dtype, shape: shape, scheme: scheme,
+                                                tensor: name, path: path)
         guard UInt64(expected) == length else {
             throw PackError.byteLengthMismatch(
                 path: path, tensor: name, dtype: dtype, shape: shape, expected: expected,

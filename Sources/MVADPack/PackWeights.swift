@@ -37,27 +37,45 @@ public struct PackWeights: WeightSource {
             return try pack.floatTensor(entry.name)
         case .int8PerChannel, .int8Blocks32:
             return try dequantised(entry)
+        case .int8Panels:
+            guard let (values, scales) = try quantized(name) else {
+                preconditionFailure("a panel entry always has int8 values")
+            }
+            let run = entry.elementCount / max(scales.count, 1)
+            return Tensor(shape: entry.shape) { out in
+                for i in 0..<values.count { out[i] = Float(values[i]) * scales[i / run] }
+            }
         }
     }
 
-    /// The int8 values and per-row scales of a per-output-channel tensor; nil for others.
-    /// A row of scale 0 (the converter's mark of an all-zero channel) dequantises to zeros
-    /// whatever its values, so it is served as zeros with scale 1, the engine's convention.
+    /// The int8 values (row-major, the weight's own column order) and per-row scales of a
+    /// per-output-channel tensor, stored plain or in panels; nil for others. A row of scale 0
+    /// (the converter's mark of an all-zero channel) dequantises to zeros whatever its values,
+    /// so it is served as zeros with scale 1, the engine's convention.
     public func quantized(_ name: String) throws -> (values: [Int8], scales: [Float])? {
         let entry = try pack.requireEntry(prefix + name)
-        guard entry.quantization == .int8PerChannel else { return nil }
-        var scales = try pack.floatTensor(entry.scalesName).scalars
-        let count = entry.elementCount
-        var values = try pack.withUnsafeBytes(entry.name) { bytes in
-            [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if let destination = buffer.baseAddress, let source = bytes.baseAddress {
-                    UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count)
+        var values: [Int8]
+        switch entry.quantization {
+        case .int8PerChannel:
+            let count = entry.elementCount
+            values = try pack.withUnsafeBytes(entry.name) { bytes in
+                [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    if let destination = buffer.baseAddress, let source = bytes.baseAddress {
+                        UnsafeMutableRawPointer(destination).copyMemory(from: source,
+                                                                        byteCount: count)
+                    }
+                    initialized = count
                 }
-                initialized = count
             }
+            pack.releaseResidentPages(of: entry)
+        case .int8Panels:
+            guard let matrix = try borrowedMatrix(entry, bias: nil) else { return nil }
+            values = matrix.values
+        case .none, .int8Blocks32:
+            return nil
         }
-        pack.releaseResidentPages(of: entry)
-        let run = count / max(scales.count, 1)
+        var scales = try pack.floatTensor(entry.scalesName).scalars
+        let run = entry.elementCount / max(scales.count, 1)
         for row in scales.indices where scales[row] == 0 {
             scales[row] = 1
             values.replaceSubrange((row * run)..<((row + 1) * run),
@@ -66,11 +84,25 @@ public struct PackWeights: WeightSource {
         return (values, scales)
     }
 
+    /// The matrix of a panel-layout entry, multiplying straight from the mapping (the
+    /// matrix keeps the pack alive). Scale-0 rows are all-zero rows: served with scale 1.
+    private func borrowedMatrix(_ entry: PackEntry, bias: [Float]?) throws -> QuantizedMatrix? {
+        let scales = try pack.floatTensor(entry.scalesName).scalars.map { $0 == 0 ? 1 : $0 }
+        return try pack.withUnsafeBytes(entry.name) { bytes in
+            try QuantizedMatrix(borrowing: bytes, owner: pack, scales: scales,
+                                shape: entry.shape, bias: bias)
+        }
+    }
+
     /// The packed int8 matrix of `name`, built once per pack: the UNet and a ControlLoRA stored
     /// separate over its encoder load the same unet.* tensors and share one copy.
     public func quantizedMatrix(_ name: String, shape: [Int], bias: Tensor?) throws
         -> QuantizedMatrix? {
-        try pack.quantizedMatrices.matrix(prefix + name, bias: bias?.scalars) {
+        let entry = try pack.requireEntry(prefix + name)
+        if entry.quantization == .int8Panels {
+            return try borrowedMatrix(entry, bias: bias?.scalars)
+        }
+        return try pack.quantizedMatrices.matrix(prefix + name, bias: bias?.scalars) {
             guard let (values, scales) = try quantized(name) else { return nil }
             return try QuantizedMatrix(values: values, scales: scales, shape: shape,
                                        bias: bias?.scalars)

@@ -123,7 +123,8 @@ public struct PackWriter {
                 throw PackError.rankTooLarge(path: path, index: index, rank: item.shape.count)
             }
             let expected = try PackLayout.byteCount(
-                dtype: item.dtype, shape: item.shape, tensor: item.name, path: path)
+                dtype: item.dtype, shape: item.shape, scheme: item.quantization,
+                tensor: item.name, path: path)
             guard expected == item.bytes.count else {
                 throw PackError.byteLengthMismatch(
                     path: path, tensor: item.name, dtype: item.dtype, shape: item.shape,

@@ -170,7 +170,8 @@ final class ConvertTests: PackTestCase {
         let (pack, report) = try convert(.int8PerChannel)
         let conv = try XCTUnwrap(pack.entry("unet.down_blocks.0.resnets.0.conv1.weight"))
         XCTAssertEqual(conv.dtype, .int8)
-        XCTAssertEqual(conv.quantization, .int8PerChannel)
+        XCTAssertEqual(conv.quantization, .int8Panels)
+        XCTAssertEqual(conv.byteLength, 64 * (16 * 9 / 4 + 1), "one 16-row panel, K = 144")
         XCTAssertEqual(pack.entry(conv.scalesName)?.shape, [conv.shape[0]])
         for name in ["unet.conv_in.weight", "unet.conv_out.weight", "vae.quant_conv.weight",
                      "unet.down_blocks.0.resnets.0.conv1.bias"] {
@@ -378,7 +379,7 @@ final class ConvertTests: PackTestCase {
         // and every encoder int8 matrix is the UNet's own packed storage, not a copy.
         let int8Targets = pack.names.filter { $0.hasSuffix(".lora_A.weight") }.filter { name in
             let module = name.dropFirst("controllora.".count).dropLast(".lora_A.weight".count)
-            return pack.entry("unet.\(module).weight")?.quantization == .int8PerChannel
+            return pack.entry("unet.\(module).weight")?.quantization == .int8Panels
         }
         XCTAssertFalse(int8Targets.isEmpty)
         let unetMatrices = QuantizedLayers(unet).matrices

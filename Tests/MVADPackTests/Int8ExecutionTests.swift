@@ -85,12 +85,16 @@ final class Int8ExecutionTests: PackTestCase {
                                 (PackModels.controlNetPrefix, models.control),
                                 (PackModels.vaePrefix, models.vae)] {
             let stored = pack.entries.filter {
-                $0.name.hasPrefix(prefix) && $0.quantization == .int8PerChannel
+                $0.name.hasPrefix(prefix) && $0.quantization == .int8Panels
             }.count
             let layers = LayerCount(model)
             XCTAssertGreaterThan(stored, 0, prefix)
             XCTAssertEqual(layers.int8, stored, prefix)
             XCTAssertGreaterThan(layers.float, 0, "\(prefix): edge layers stay float")
+            // Every int8 layer multiplies straight from the mapped pack: no copy at load.
+            let matrices = QuantizedLayers(model).matrices
+            XCTAssertEqual(matrices.count, stored, prefix)
+            XCTAssertTrue(matrices.values.allSatisfy(\.borrowsPackedBytes), prefix)
         }
     }
 

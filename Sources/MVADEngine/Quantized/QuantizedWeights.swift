@@ -83,8 +83,8 @@ public struct QuantizedMatrix: Sendable {
     public let scales: [Float]
     /// bias [N], zeros when the layer had none.
     public let bias: [Float]
-    /// q [N, K] in the layout of mvad_pack_s8_weights.
-    let packed: [Int8]
+    /// q [N, K] in the layout of mvad_pack_s8_weights: owned, or borrowed from a mapped pack.
+    let packed: PackedPanels
 
     /// Quantises float weights [N, K] (row-major) per row; `taps` = kH * kW for a convolution.
     public init(weights: [Float], rows: Int, columns: Int, bias: [Float]?, taps: Int = 1) {
@@ -175,16 +175,57 @@ public struct QuantizedMatrix: Sendable {
         self.scales = scales
         self.bias = bias ?? [Float](repeating: 0, count: rows)
         let ordered = Self.reorder(values, rows: rows, columns: columns, taps: taps, toTaps: true)
-        var packed = [Int8](repeating: 0, count: mvad_pack_s8_weights_size(rows, columns))
+        let owned = OwnedPanels(count: mvad_pack_s8_weights_size(rows, columns))
         ordered.withUnsafeBufferPointer { v in
-            packed.withUnsafeMutableBufferPointer { p in
-                if let vb = v.baseAddress, let pb = p.baseAddress {
-                    mvad_pack_s8_weights(vb, rows, columns, pb)
-                }
-            }
+            if let vb = v.baseAddress { mvad_pack_s8_weights(vb, rows, columns, owned.pointer) }
         }
-        self.packed = packed
+        packed = PackedPanels(owned)
     }
+
+    /// Weights already in the packed layout (what an int8 model pack stores, see
+    /// `PackedPanels`), borrowed without a copy: `owner` must keep `panels` mapped and
+    /// unchanged while the matrix lives. `shape` is the layer's weight shape [O, ...]; a
+    /// convolution's columns must be packed tap-major. The row sums and values are trusted
+    /// (a pack's checksums cover them); only sizes and scales are checked here.
+    public init(borrowing panels: UnsafeRawBufferPointer, owner: AnyObject, scales: [Float],
+                shape: [Int], bias: [Float]?) throws(QuantizedWeightsError) {
+        let rows = shape.first ?? 0
+        let columns = shape.dropFirst().reduce(1, *)
+        let taps = shape.count == 4 ? shape[2] * shape[3] : 1
+        guard rows > 0, columns > 0, columns <= 65536 else {
+            throw .countMismatch(field: "columns (1 ... 65536 per row)", found: columns,
+                                 expected: min(max(columns, 1), 65536))
+        }
+        guard panels.count == mvad_pack_s8_weights_size(rows, columns),
+              let base = panels.baseAddress else {
+            throw .countMismatch(field: "packed bytes", found: panels.count,
+                                 expected: mvad_pack_s8_weights_size(rows, columns))
+        }
+        guard scales.count == rows else {
+            throw .countMismatch(field: "scales", found: scales.count, expected: rows)
+        }
+        if let bias, bias.count != rows {
+            throw .countMismatch(field: "bias", found: bias.count, expected: rows)
+        }
+        if let n = scales.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+            throw .badScale(row: n, value: scales[n])
+        }
+        self.rows = rows
+        self.columns = columns
+        self.taps = taps
+        self.scales = scales
+        self.bias = bias ?? [Float](repeating: 0, count: rows)
+        packed = PackedPanels(base: base.assumingMemoryBound(to: Int8.self), count: panels.count,
+                              owner: owner)
+    }
+
+    /// The bytes in the packed layout of mvad_pack_s8_weights (what an int8 pack stores).
+    public func withPackedBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try packed.withUnsafeBufferPointer { try body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// True when the packed bytes are borrowed from a mapped pack rather than owned.
+    public var borrowsPackedBytes: Bool { packed.isBorrowed }
 
     /// Moves each row's columns between the weight order (channel-major, c * taps + t) and the
     /// packed order (tap-major, t * C + c); `toTaps` picks the direction.
@@ -277,4 +318,50 @@ public struct QuantizedConv2d: Sendable {
         self.init(matrix: matrix, inChannels: conv.inChannels, kernelHeight: conv.kernelHeight,
                   kernelWidth: conv.kernelWidth, stride: conv.stride, padding: conv.padding)
     }
+}
+
+/// The packed bytes of a QuantizedMatrix: its own allocation, or a range of a memory-mapped
+/// model pack that `owner` keeps mapped (read-only, never written through).
+struct PackedPanels: @unchecked Sendable {
+    let base: UnsafePointer<Int8>
+    let count: Int
+    private let owner: AnyObject
+
+    init(_ owned: OwnedPanels) {
+        base = UnsafePointer(owned.pointer)
+        count = owned.count
+        owner = owned
+    }
+
+    init(base: UnsafePointer<Int8>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    /// True when the bytes belong to a mapped pack rather than to the matrix.
+    var isBorrowed: Bool { !(owner is OwnedPanels) }
+
+    subscript(index: Int) -> Int8 {
+        precondition(index >= 0 && index < count, "packed byte \(index) of \(count)")
+        return base[index]
+    }
+
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Int8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+}
+
+/// A matrix's own packed bytes, freed with the last matrix holding them.
+final class OwnedPanels {
+    let pointer: UnsafeMutablePointer<Int8>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = UnsafeMutablePointer<Int8>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
 }

@@ -12,15 +12,14 @@ extension InspectionModel {
         let pack = try PackFile(path: path)
         let settings = try MethodSettings.read(json: try PackModels.settingsJSON(pack: pack),
                                                path: path + " (metadata 'settings')")
+        // The int8 weights stay in the mapping (the models multiply from it); what the build
+        // copied, it released page by page (PackWeights).
         let model = try InspectionModel(
             settings: settings, vae: try PackModels.vaeEncoder(pack: pack),
             unet: try PackModels.unet(pack: pack), control: try PackModels.controlNet(pack: pack),
             context: try PackModels.promptEmbedding(pack: pack), source: path,
             weights: (pack.metadataObject()["quantisation"] as? [String: Any])?["weights"]
                 as? String ?? "unknown")
-        // The models hold their own copies of every weight (int8 repacked, floats widened),
-        // so the pages the build read need not stay resident.
-        pack.releaseResidentPages()
         return model
     }
 }
