@@ -34,8 +34,16 @@ public struct ConversionOptions: Sendable {
     /// The timesteps to fold when settings.json names none (the method's default timesteps);
     /// nil then makes a folding conversion fail with a message.
     public var defaultTimesteps: [Int]?
+    /// Relative L2 error of a weight's int8 form (||restored - w|| / ||w||) above which the
+    /// layer is measured as sensitive and kept f16 (`KeptFloatReason.sensitive`). At SD v1.4
+    /// size the worst layer measures 8e-3 (the ControlNet's zero convolutions), well inside.
+    public static let defaultSensitiveLayerLimit = 2e-2
+    public var sensitiveLayerLimit = ConversionOptions.defaultSensitiveLayerLimit
     /// Extra tensors and metadata stored with the model (its memory banks).
     public var attachments: [PackAttachment] = []
+    /// The prompt's encoder_hidden_states [1, L, D] when the caller computed it (from the
+    /// prompt text and a CLIP text encoder); nil reads the folder's prompt_embedding.safetensors.
+    public var prompt: (hiddenStates: Tensor, text: String)?
 
     public init(weights: Weights = .float32, controlLoRA: ControlLoRAStorage = .separate,
                 fold: Bool = true, defaultTimesteps: [Int]? = nil) {
@@ -54,6 +62,7 @@ public enum KeptFloatReason: String, Sendable, CaseIterable {
     case edgeLayer = "conv_in / conv_out / quant_conv: the model's first and last layers"
     case loraFactor = "LoRA factor (lora_A/B, lora_down/up): small, and rank-limited already"
     case conditioning = "prompt embedding: an input, not a weight"
+    case sensitive = "int8 error above the sensitive-layer limit: measured, kept f16"
     case folded = "folded constant (prompt keys/values, time table): computed in f32"
 }
 

@@ -37,14 +37,17 @@ public enum PackConverter {
                                options: ConversionOptions = ConversionOptions()) throws
         -> ConversionReport {
         let folder = ModelFolder(path: modelFolder)
-        try folder.checkLayout()
-        var builder = PackBuilder(weights: options.weights)
+        try folder.checkLayout(needsPromptFile: options.prompt == nil)
+        var builder = PackBuilder(weights: options.weights,
+                                  sensitiveLayerLimit: options.sensitiveLayerLimit)
         var metadata: [String: Any] = [:]
 
         let settings = folder.exists("settings.json")
             ? try folder.jsonObject("settings.json") : [String: Any]()
         let promptPath = folder.join("prompt_embedding.safetensors")
-        let context = try promptEmbedding(path: promptPath)
+        let context = try options.prompt.map { try checkedPrompt($0.hiddenStates, source: "the prompt") }
+            ?? promptEmbedding(path: promptPath)
+        if let text = options.prompt?.text { metadata["prompt"] = text }
 
         let unet = try WeightStore(folder: folder.join("unet"))
         let fold = try FoldPlan(folder: folder.path, settings: settings, options: options,
@@ -73,7 +76,7 @@ public enum PackConverter {
         metadata["folding"] = fold?.metadata ?? ["folded": false]
         let sources = try checksums(folder: folder,
                                     paths: unet.filePaths + control.files + vae.filePaths
-                                        + [promptPath])
+                                        + (options.prompt == nil ? [promptPath] : []))
         metadata["source_checksums"] = Dictionary(
             uniqueKeysWithValues: sources.map { ($0.path, String(format: "crc32:%08x", $0.crc32)) })
         metadata["converter_version"] = version
@@ -145,10 +148,14 @@ public enum PackConverter {
 
     /// The `encoder_hidden_states` [1, L, D] of prompt_embedding.safetensors.
     private static func promptEmbedding(path: String) throws -> Tensor {
-        let context = try SafeTensorsFile(path: path).tensor("encoder_hidden_states")
+        try checkedPrompt(try SafeTensorsFile(path: path).tensor("encoder_hidden_states"),
+                          source: path)
+    }
+
+    private static func checkedPrompt(_ context: Tensor, source: String) throws -> Tensor {
         guard context.rank == 3, context.shape[0] == 1 else {
             throw ConversionError.badPromptEmbedding(
-                path: path, problem: "has shape \(context.shape), expected [1, L, D]")
+                path: source, problem: "has shape \(context.shape), expected [1, L, D]")
         }
         return context
     }
@@ -178,8 +185,9 @@ private struct ModelFolder {
 
     func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: join(name)) }
 
-    func checkLayout() throws {
-        for name in ["unet", "vae", "prompt_embedding.safetensors"] where !exists(name) {
+    func checkLayout(needsPromptFile: Bool) throws {
+        let needed = ["unet", "vae"] + (needsPromptFile ? ["prompt_embedding.safetensors"] : [])
+        for name in needed where !exists(name) {
             let hint = name.hasSuffix(".safetensors")
                 ? " (the tools/ CLIP export; pickled .pt embeddings are refused)"
                 : " (a diffusers folder with safetensors weights)"
@@ -208,6 +216,7 @@ private struct ModelFolder {
 /// Accumulates the pack's tensors with the storage each gets, and what that cost.
 struct PackBuilder {
     let weights: ConversionOptions.Weights
+    var sensitiveLayerLimit = ConversionOptions.defaultSensitiveLayerLimit
     var writer = PackWriter()
     var layers: [ConversionReport.Layer] = []
     var keptFloat: [ConversionReport.KeptFloat] = []
@@ -217,7 +226,8 @@ struct PackBuilder {
     var foldRemoved = (tensors: 0, bytes: 0)
     var foldAdded = (tensors: 0, bytes: 0)
 
-    init(weights: ConversionOptions.Weights) {
+    init(weights: ConversionOptions.Weights, sensitiveLayerLimit: Double) {
+        self.sensitiveLayerLimit = sensitiveLayerLimit
         self.weights = weights
     }
 
@@ -318,6 +328,12 @@ struct PackBuilder {
     /// straight from the mapped file.
     private mutating func storePanels(_ name: String, _ tensor: Tensor) {
         let quantised = Int8PerChannel(tensor)
+        let restored = quantised.restored()
+        guard relativeL2(restored, tensor.scalars) <= sensitiveLayerLimit else {
+            storeFloat(name, tensor, as: .float16)
+            keptFloat.append(.init(name: name, dtype: .float16, reason: .sensitive))
+            return
+        }
         // An all-zero channel has scale 0 (the pack's mark); its values are zeros either way.
         let packingScales = quantised.scales.map { $0 > 0 ? $0 : 1 }
         guard let matrix = try? QuantizedMatrix(values: quantised.values, scales: packingScales,
@@ -331,7 +347,7 @@ struct PackBuilder {
         writer.add(scalesName, tensor: Tensor(shape: [quantised.scales.count],
                                               scalars: quantised.scales))
         counts[.float32, default: 0] += 1
-        record(name, tensor, storage: "i8/channel", restored: quantised.restored(), dtype: .int8)
+        record(name, tensor, storage: "i8/channel", restored: restored, dtype: .int8)
     }
 
     private mutating func storeInt8(_ name: String, _ tensor: Tensor) {

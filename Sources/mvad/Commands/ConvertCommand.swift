@@ -2,6 +2,7 @@
 // report of the sizes, the worst per-layer errors and the layers kept in floating point.
 
 import Foundation
+import MVADEngine
 import MVADInspect
 import MVADPack
 
@@ -22,6 +23,12 @@ enum ConvertCommand: Command {
         OptionSpec(name: "--no-fold", value: nil,
                    help: "store the prompt's attention weights and the time embedding instead "
                        + "of folding them for the prompt and the settings' timesteps"),
+        OptionSpec(name: "--clip", value: "DIR",
+                   help: "compute the prompt embedding with this local CLIP text encoder "
+                       + "(SD pipeline root or text encoder + tokenizer folder) instead of "
+                       + "reading prompt_embedding.safetensors; needs --prompt or --category"),
+        OptionSpec(name: "--prompt", value: "TEXT", help: "the prompt for --clip"),
+        OptionSpec(name: "--category", value: "C", help: "for --clip: the prompt 'A photo of a <C>'"),
         OptionSpec(name: "--bank", value: "BANK",
                    help: "store these memory banks (mvad bank build) in the pack, int8 per "
                        + "feature vector; they must have been built with the pack's settings "
@@ -31,6 +38,7 @@ enum ConvertCommand: Command {
     static let help = helpText(
         usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
             + "[--controllora separate|merged] [--no-fold] [--bank BANK]\n"
+            + "       [--clip DIR (--prompt TEXT | --category C)]\n"
             + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
         summary: summary, specs: specs, details: """
         The pack holds unet.*, controlnet.* or controllora.*, vae.* (encoder and quant_conv
@@ -72,6 +80,20 @@ enum ConvertCommand: Command {
         var options = ConversionOptions(weights: weights, controlLoRA: storage,
                                         fold: !args.has("--no-fold"),
                                         defaultTimesteps: MethodSettings().timesteps)
+        if let clip = args.string("--clip") {
+            let text: String
+            switch (args.string("--prompt"), args.string("--category")) {
+            case let (prompt?, nil): text = prompt
+            case let (nil, category?): text = PromptEmbedding.prompt(category: category)
+            default:
+                throw UsageError(message: "convert: --clip needs exactly one of --prompt and --category")
+            }
+            let embedding = try PromptEmbedding.compute(prompt: text, clipFolder: clip)
+            options.prompt = (embedding.hiddenStates, text)
+            print("prompt: '\(text)', \(embedding.tokenCount) tokens, encoded with \(clip)")
+        } else if args.string("--prompt") != nil || args.string("--category") != nil {
+            throw UsageError(message: "convert: --prompt and --category need --clip DIR")
+        }
         if let bank = args.string("--bank") {
             options.attachments = [try bankAttachment(bank, modelFolder: model, weights: weights)]
         }
