@@ -165,9 +165,11 @@ def save_with_external_data(model, path):
 
 
 def quantise(source, target, ops, per_channel):
-    """ORT dynamic quantisation: int8 weights (per output channel if asked), activations
-    quantised to uint8 at run time. Only MatMul with a constant B (the weights) is touched;
-    Gemm has no dynamic integer kernel in ORT and stays float."""
+    """ORT dynamic quantisation: int8 weights (per output channel unless per_channel is
+    False), activations quantised to uint8 at run time. In dynamic mode ORT's quantiser first
+    rewrites every Gemm (the exporter's 2-D nn.Linear: time embeddings) as MatMul + Add, so
+    "MatMul" covers all Linear layers; MatMulConstBOnly leaves the attention products
+    (activation x activation) in float32. "Conv" turns Conv into ConvInteger."""
     for stale in (target, target + ".data"):
         if os.path.exists(stale):
             os.remove(stale)
@@ -297,7 +299,7 @@ def main():
                    "mb": file_size_mb(int8_path)}
         variant["check"] = check(int8_path, inputs, expected, args.threads)
         entry["quantized"] = {args.suffix: variant}
-        log(f"{name}: int8 rel L2 {variant['check']['rel_l2']:.2e}")
+        log(f"{name}: {args.suffix} rel L2 {variant['check']['rel_l2']:.2e}")
         print(f"{name}: float32 ONNX vs diffusers rel L2 {entry['float_check']['rel_l2']:.3e} "
               f"(worst output {entry['float_check']['worst_output_rel_l2']:.3e}); "
               f"{args.suffix} rel L2 {variant['check']['rel_l2']:.3e} "
