@@ -7,8 +7,8 @@ against diffusers. The result is what `bench_onnx.py` times.
 Writes to --out, per component C in unet, controlnet, vae_encoder: `C.onnx` + `C.onnx.data`
 (float32, weights as external data: the UNet is above protobuf's 2 GB limit) and
 `C.int8.onnx` + `C.int8.onnx.data`, plus `manifest.json` (versions, exporter, quantisation,
-measured errors). Shapes are fixed at the bench workload: batch 6, 32 x 32 latents, 77 x 768
-context, 256 px images.
+measured errors). Shapes are fixed, by default at the bench workload: batch 6, 32 x 32 latents,
+77 x 768 context, 256 px images (the image sizes follow from the latent size and the configs).
 """
 
 import argparse
@@ -32,14 +32,11 @@ import reference_common as common
 
 COMPONENTS = ("unet", "controlnet", "vae")
 FILE_STEMS = {"unet": "unet", "controlnet": "controlnet", "vae": "vae_encoder"}
-BATCH = 6
+BATCH = 6            # defaults: the bench workload; --batch / --latent-size for small models
 LATENT_SIZE = 32
-IMAGE_SIZE = 256
 TOKENS = 77
-CONTEXT_WIDTH = 768
 TIMESTEP = 81.0
 OPSET = 17
-RESIDUAL_NAMES = [f"down_residual_{index}" for index in range(12)] + ["mid_residual"]
 LATENT_INPUT_NAMES = ["sample", "timestep", "encoder_hidden_states"]
 
 # What the measurements in tools/reference/README.md chose: MatMul weights only, per output
@@ -95,49 +92,58 @@ class VAEEncoderMean(nn.Module):
         return mean
 
 
-def residual_shapes(unet_config):
-    """Shapes of the UNet's skip connections (= ControlNet residuals) at the bench workload:
-    conv_in, then per down block `layers_per_block` outputs and one after each downsampler."""
-    channels = unet_config["block_out_channels"]
-    layers = unet_config["layers_per_block"]
-    size = LATENT_SIZE
-    shapes = [(BATCH, channels[0], size, size)]
+def residual_shapes(config, batch, latent_size):
+    """Shapes of the UNet's skip connections (= ControlNet residuals): conv_in, then per down
+    block `layers_per_block` outputs and one after each downsampler, then the mid block.
+    SD v1.x: 12 down residuals + mid."""
+    channels = config["block_out_channels"]
+    layers = config["layers_per_block"]
+    size = latent_size
+    shapes = [(batch, channels[0], size, size)]
     for index, width in enumerate(channels):
-        shapes += [(BATCH, width, size, size)] * layers
+        shapes += [(batch, width, size, size)] * layers
         if index < len(channels) - 1:
             size //= 2
-            shapes.append((BATCH, width, size, size))
-    shapes.append((BATCH, channels[-1], size, size))    # mid block
+            shapes.append((batch, width, size, size))
+    shapes.append((batch, channels[-1], size, size))    # mid block
     return shapes
 
 
-def latent_inputs(generator):
-    return {"sample": torch.randn(BATCH, 4, LATENT_SIZE, LATENT_SIZE, generator=generator),
-            "timestep": torch.full((BATCH,), TIMESTEP),
-            "encoder_hidden_states": torch.randn(BATCH, TOKENS, CONTEXT_WIDTH,
-                                                 generator=generator)}
+def residual_names(count):
+    """ONNX names of `count` residuals: down_residual_0 ... and last mid_residual."""
+    return [f"down_residual_{index}" for index in range(count - 1)] + ["mid_residual"]
 
 
-def component_case(name, models, generator):
-    """(wrapper module, inputs by ONNX name, output names) for one component."""
+def latent_inputs(config, batch, latent_size, generator):
+    width = config["cross_attention_dim"]
+    return {"sample": torch.randn(batch, config["in_channels"], latent_size, latent_size,
+                                  generator=generator),
+            "timestep": torch.full((batch,), TIMESTEP),
+            "encoder_hidden_states": torch.randn(batch, TOKENS, width, generator=generator)}
+
+
+def component_case(name, models, batch, latent_size, generator):
+    """(wrapper module, inputs by ONNX name, output names) for one component. Image sizes:
+    the ControlNet condition is 2^(conditioning blocks - 1) times the latent size, the VAE
+    image 2^(down blocks - 1) times (both 8x for SD v1.x)."""
     if name == "unet":
         unet = UNet2DConditionModel.from_pretrained(os.path.join(models, "unet")).eval()
-        inputs = latent_inputs(generator)
-        shapes = residual_shapes(unet.config)
-        if len(shapes) != len(RESIDUAL_NAMES):
-            raise SystemExit(f"export_onnx: the UNet has {len(shapes)} skip connections, "
-                             f"expected {len(RESIDUAL_NAMES)} (SD v1.x layout)")
-        for residual, shape in zip(RESIDUAL_NAMES, shapes):
+        inputs = latent_inputs(unet.config, batch, latent_size, generator)
+        shapes = residual_shapes(unet.config, batch, latent_size)
+        for residual, shape in zip(residual_names(len(shapes)), shapes):
             inputs[residual] = 0.1 * torch.randn(*shape, generator=generator)
         return UNetWithResiduals(unet), inputs, ["noise_pred"]
     if name == "controlnet":
         controlnet = ControlNetModel.from_pretrained(os.path.join(models, "controlnet")).eval()
-        inputs = latent_inputs(generator)
-        inputs["controlnet_cond"] = torch.rand(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE,
-                                               generator=generator)
-        return ControlNetResiduals(controlnet), inputs, list(RESIDUAL_NAMES)
+        inputs = latent_inputs(controlnet.config, batch, latent_size, generator)
+        scale = 2 ** (len(controlnet.config["conditioning_embedding_out_channels"]) - 1)
+        size = latent_size * scale
+        inputs["controlnet_cond"] = torch.rand(batch, 3, size, size, generator=generator)
+        count = len(residual_shapes(controlnet.config, batch, latent_size))
+        return ControlNetResiduals(controlnet), inputs, residual_names(count)
     vae = AutoencoderKL.from_pretrained(os.path.join(models, "vae")).eval()
-    image = torch.rand(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator) * 2 - 1
+    size = latent_size * 2 ** (len(vae.config["block_out_channels"]) - 1)
+    image = torch.rand(batch, 3, size, size, generator=generator) * 2 - 1
     return VAEEncoderMean(vae), {"image": image}, ["latent_mean"]
 
 
@@ -246,6 +252,9 @@ def main():
     parser.add_argument("--skip-export", action="store_true",
                         help="reuse the float32 C.onnx already in --out; quantise and check only")
     parser.add_argument("--threads", type=int, default=2, help="torch and ORT threads")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"batch (default {BATCH})")
+    parser.add_argument("--latent-size", type=int, default=LATENT_SIZE,
+                        help=f"latent height and width (default {LATENT_SIZE})")
     args = parser.parse_args()
 
     only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -254,6 +263,15 @@ def main():
         parser.error(f"--only takes names from {','.join(COMPONENTS)}, got '{args.only}'")
     if not ops or any(op not in ("MatMul", "Conv") for op in ops):
         parser.error(f"--ops takes MatMul and/or Conv, got '{args.ops}'")
+    if args.batch < 1 or args.latent_size < 8 or args.latent_size % 8:
+        parser.error(f"--batch must be >= 1 and --latent-size a multiple of 8, "
+                     f"got {args.batch}, {args.latent_size}")
+
+    if args.skip_export:
+        absent = [FILE_STEMS[name] + ".onnx" for name in only
+                  if not os.path.exists(os.path.join(args.out, FILE_STEMS[name] + ".onnx"))]
+        if absent:
+            parser.error(f"--skip-export: no {', '.join(absent)} in {args.out}")
 
     torch.set_num_threads(args.threads)
     common.quiet_libraries()
@@ -262,7 +280,7 @@ def main():
     header = {"torch": torch.__version__, "onnx": onnx.__version__,
               "onnxruntime": ort.__version__, "opset": OPSET,
               "exporter": "torch.onnx.export(dynamo=False) (TorchScript)",
-              "batch": BATCH, "latent_size": LATENT_SIZE, "image_size": IMAGE_SIZE}
+              "batch": args.batch, "latent_size": args.latent_size, "tokens": TOKENS}
     quantisation = (f"ORT quantize_dynamic: {'+'.join(ops)} weights int8 "
                     f"{'per-tensor' if args.per_tensor else 'per-channel'}, "
                     "activations uint8 dynamic; other ops float32")
@@ -273,7 +291,8 @@ def main():
         float_path = os.path.join(args.out, f"{stem}.onnx")
         int8_path = os.path.join(args.out, f"{stem}.{args.suffix}.onnx")
         log(f"{name}: loading diffusers model")
-        module, inputs, output_names = component_case(name, args.models, generator)
+        module, inputs, output_names = component_case(name, args.models, args.batch,
+                                                         args.latent_size, generator)
         with torch.inference_mode():
             expected = module(*inputs.values())
         expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
@@ -285,7 +304,8 @@ def main():
             entry["export_s"] = round(time.perf_counter() - started, 1)
         del module
         gc.collect()
-        entry.update({"float": os.path.basename(float_path), "inputs": list(inputs),
+        entry.update({"float": os.path.basename(float_path),
+                      "inputs": {key: list(value.shape) for key, value in inputs.items()},
                       "outputs": output_names, "float_mb": file_size_mb(float_path)})
         log(f"{name}: checking float32 ONNX against diffusers")
         entry["float_check"] = check(float_path, inputs, expected, args.threads)
