@@ -37,6 +37,11 @@ struct BenchWorkloads {
         let context = models.inspection.map { BenchWorkloads.repeated($0.context, batch) }
             ?? random.tensor([batch, 77, 768], scale: 0.5)
         let condition = random.tensor([batch, 3, 256, 256], scale: 0.25, offset: 0.5)
+        // The part first: the high-water mark after it is that of a full inspection.
+        if only.contains("part"), let model = models.inspection, let part {
+            let workload = try PartWorkload(model: model, prefix: part)
+            runs.append(("part", { c in try workload.run(c) }))
+        }
         if only.contains("unet"), let unet = models.unet {
             runs.append(("unet", { c in
                 _ = try unet(sample: latent, timesteps: timesteps, context: context, compute: c)
@@ -59,10 +64,6 @@ struct BenchWorkloads {
         if only.contains("vae"), let vae = models.vae {
             let image = random.tensor([batch, 3, 256, 256], scale: 0.5)
             runs.append(("vae", { c in _ = try vae.latentMean(image, compute: c) }))
-        }
-        if only.contains("part"), let model = models.inspection, let part {
-            let workload = try PartWorkload(model: model, prefix: part)
-            runs.append(("part", { c in try workload.run(c) }))
         }
     }
 
@@ -168,6 +169,8 @@ struct BenchReport {
     let repeats: Int
     let mvad: [String: [Double]]
     let mvadPeakMB: Double
+    /// The high-water mark right after the full part, which runs first.
+    let mvadPartPeakMB: Double?
     let baselines: [Baseline]
     let throughput: Int8Throughput?
 
@@ -176,7 +179,7 @@ struct BenchReport {
                          "unet+controlnet": "UNet + ControlNet, batch 6",
                          "vae": "VAE encode, batch 6, 256 px",
                          "part": "full part (7 encodes, 72 evals)"]
-    static let order = ["unet", "controlnet", "unet+controlnet", "vae", "part"]
+    static let order = ["unet", "controlnet", "unet+controlnet", "vae", "part"]  // table rows
 
     var keys: [String] { Self.order.filter { mvad[$0] != nil } }
 
@@ -200,6 +203,7 @@ struct BenchReport {
             lines.append(line)
         }
         lines.append(String(format: "peak resident memory: mvad %.0f MB", mvadPeakMB)
+                     + (mvadPartPeakMB.map { String(format: " (%.0f MB after the full part)", $0) } ?? "")
                      + baselines.map { ", \($0.name) " + $0.peakMB.joined(separator: ", ") }.joined())
         if let t = throughput, let time = mvad["unet+controlnet"].map(median) {
             let achieved = t.achievedGOPS(seconds: time)
@@ -214,6 +218,7 @@ struct BenchReport {
     func json() -> String {
         var object: [String: Any] = ["threads": threads, "repeats": repeats,
                                      "mvad_peak_rss_mb": mvadPeakMB,
+                                     "mvad_part_peak_rss_mb": mvadPartPeakMB ?? 0,
                                      "openblas_core": Compute.blasCoreName]
         for key in keys {
             let ours = median(mvad[key] ?? [])
