@@ -14,6 +14,10 @@ public struct ConversionOptions: Sendable {
         /// Linear [O, I] and conv [O, I, kh, kw] weights as int8 with an f32 scale per output
         /// channel; everything else (see `KeptFloatReason`) as f16.
         case int8PerChannel = "int8"
+        /// As `int8PerChannel`, but linear weights whose input count is a multiple of 32 take
+        /// one f32 scale per block of 32 inputs (smaller error; the runtime widens them to f32,
+        /// so they run as float layers). Convolution weights stay per channel.
+        case int8Blocks32 = "int8-block32"
     }
 
     /// How a controllora/ folder is stored.

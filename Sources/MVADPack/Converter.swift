@@ -260,10 +260,13 @@ struct PackBuilder {
             storeFloat(name, tensor, as: .float32)
         case .float16:
             storeFloat(name, tensor, as: .float16)
-        case .int8PerChannel:
+        case .int8PerChannel, .int8Blocks32:
             if let reason = Self.keepFloatReason(key: key, shape: tensor.shape) {
                 storeFloat(name, tensor, as: .float16)
                 keptFloat.append(.init(name: name, dtype: .float16, reason: reason))
+            } else if weights == .int8Blocks32, tensor.rank == 2,
+                      tensor.shape[1] % PackFormat.quantizationBlockSize == 0 {
+                storeBlocks32(name, tensor)
             } else {
                 storePanels(name, tensor)
             }
@@ -283,7 +286,7 @@ struct PackBuilder {
             switch weights {
             case .float32: return total + aligned(4 * count)
             case .float16: return total + aligned(2 * count)
-            case .int8PerChannel:
+            case .int8PerChannel, .int8Blocks32:
                 guard Self.keepFloatReason(key: name, shape: shape) == nil else {
                     return total + aligned(2 * count)
                 }
@@ -350,6 +353,36 @@ struct PackBuilder {
         record(name, tensor, storage: "i8/channel", restored: restored, dtype: .int8)
     }
 
+    /// A linear weight [O, I] with I a multiple of 32: int8 with one f32 scale per block of 32
+    /// consecutive inputs (`PackQuantization.int8Blocks32`).
+    private mutating func storeBlocks32(_ name: String, _ tensor: Tensor) {
+        let block = PackFormat.quantizationBlockSize
+        let blocks = tensor.count / block
+        var values = [Int8](repeating: 0, count: tensor.count)
+        var scales = [Float](repeating: 0, count: blocks)
+        var restored = [Float](repeating: 0, count: tensor.count)
+        for b in 0..<blocks {
+            let run = (b * block)..<((b + 1) * block)
+            let largest = tensor.scalars[run].reduce(Float(0)) { max($0, abs($1)) }
+            guard largest > 0 else { continue }
+            let scale = largest / 127
+            scales[b] = scale
+            for i in run {
+                let q = (tensor.scalars[i] / scale).rounded(.toNearestOrAwayFromZero)
+                values[i] = Int8(min(max(q, -127), 127))
+                restored[i] = Float(values[i]) * scale
+            }
+        }
+        let scalesName = name + ".scales"
+        writer.add(name, dtype: .int8, shape: tensor.shape,
+                   bytes: values.map { UInt8(bitPattern: $0) },
+                   quantization: .int8Blocks32, scales: scalesName)
+        writer.add(scalesName, tensor: Tensor(shape: [tensor.shape[0], tensor.shape[1] / block],
+                                              scalars: scales))
+        counts[.float32, default: 0] += 1
+        record(name, tensor, storage: "i8/block32", restored: restored, dtype: .int8)
+    }
+
     private mutating func storeInt8(_ name: String, _ tensor: Tensor) {
         let quantised = Int8PerChannel(tensor)
         let scalesName = name + ".scales"
@@ -377,7 +410,7 @@ struct PackBuilder {
             "tensor_counts": Dictionary(uniqueKeysWithValues: counts.map { ($0.key.description,
                                                                             $0.value) }),
         ]
-        if weights == .int8PerChannel {
+        if weights != .float32, weights != .float16 {
             object["scheme"] = "symmetric int8, one f32 scale per output channel (dimension 0): "
                 + "scale = max|w| / 127, q = clamp(round half away from zero (w / scale), "
                 + "-127, 127); scales in <tensor>.scales"

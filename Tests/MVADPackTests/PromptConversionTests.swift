@@ -74,3 +74,35 @@ final class PromptConversionTests: PackTestCase {
         XCTAssertFalse(normal.keptFloat.contains { $0.reason == .sensitive })
     }
 }
+
+final class Block32ConversionTests: PackTestCase {
+    func testBlocksOf32StoreLinearWeightsWithSmallerErrorAndRun() throws {
+        let options = ConversionOptions(weights: .int8Blocks32)
+        let report = try PackConverter.convert(modelFolder: ConvertTests.modelFolder,
+                                               output: path("blocks.mvad"), options: options)
+        let channel = try PackConverter.convert(
+            modelFolder: ConvertTests.modelFolder, output: path("channel.mvad"),
+            options: ConversionOptions(weights: .int8PerChannel))
+        let pack = try PackFile(path: path("blocks.mvad"))
+        let blocks = pack.entries.filter { $0.quantization == .int8Blocks32 }
+        XCTAssertFalse(blocks.isEmpty)
+        // Every block-quantised tensor is a linear weight with its scales per 32 inputs, and
+        // its error is at most the per-channel error of the same tensor.
+        let perChannel = Dictionary(channel.layers.map { ($0.name, $0.relativeL2) }) { a, _ in a }
+        for entry in blocks {
+            XCTAssertEqual(entry.shape.count, 2, entry.name)
+            XCTAssertEqual(pack.entry(entry.scalesName)?.shape,
+                           [entry.shape[0], entry.shape[1] / 32], entry.name)
+            let layer = try XCTUnwrap(report.layers.first { $0.name == entry.name })
+            XCTAssertLessThanOrEqual(layer.relativeL2, try XCTUnwrap(perChannel[entry.name]),
+                                     entry.name)
+        }
+        // The models load (block weights widened to f32) and run.
+        let unet = try PackModels.unet(pack: pack)
+        let sample = ConvertTests.pseudoRandom([1, 4, 4, 4], seed: 3)
+        let context = try PackModels.promptEmbedding(pack: pack)
+        let out = try unet(sample: sample, timesteps: [21], context: context,
+                           compute: Compute(threads: 1)).noisePrediction
+        XCTAssertEqual(out?.shape, [1, 4, 4, 4])
+    }
+}

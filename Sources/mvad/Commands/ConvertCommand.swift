@@ -15,7 +15,7 @@ enum ConvertCommand: Command {
                    help: "model folder: unet/, vae/, controlnet/ or controllora/, "
                        + "prompt_embedding.safetensors, settings.json"),
         OptionSpec(name: "-o", value: "PACK", help: "the pack to write (replaced atomically)"),
-        OptionSpec(name: "--weights", value: "f32|f16|int8",
+        OptionSpec(name: "--weights", value: "f32|f16|int8|int8-block32",
                    help: "how weights are stored (default f32, lossless)"),
         OptionSpec(name: "--controllora", value: "separate|merged",
                    help: "a ControlLoRA as its own file over the shared UNet (default), or "
@@ -36,7 +36,7 @@ enum ConvertCommand: Command {
     ] + gateSpecs
 
     static let help = helpText(
-        usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8] "
+        usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8|int8-block32] "
             + "[--controllora separate|merged] [--no-fold] [--bank BANK]\n"
             + "       [--clip DIR (--prompt TEXT | --category C)]\n"
             + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
@@ -214,6 +214,8 @@ enum ConvertCommand: Command {
         case .float32: return "f32"
         case .float16: return "f16"
         case .int8PerChannel: return "int8 per output channel (other tensors f16)"
+        case .int8Blocks32:
+            return "int8, linear weights per block of 32 inputs, convolutions per output channel"
         }
     }
 
