@@ -97,12 +97,16 @@ public final class StationLoop {
         let start = ProcessFigures.now()
         setOutputs { $0.ready = true }
         notify { try $0.ready(status: "waiting for parts") }
-        while !cancellation.isCancelled {
+        loop: while !cancellation.isCancelled {
             if let maximumParts, summary.parts >= maximumParts { break }
             notify { try $0.pingIfDue(now: self.system.monotonicNanoseconds()) }
             if !healthy { tryToRecover() }
-            guard let triggered = waitForTrigger() else { break }
-            guard let when = triggered else { continue }
+            let when: UInt64?
+            switch waitForTrigger() {
+            case .stop: break loop
+            case .nothing: continue
+            case .trigger(let time): when = time
+            }
             var record = handlePart(number: summary.parts + 1, triggerNanoseconds: when)
             if let maximumParts, summary.parts == maximumParts {
                 record.process = SoakFigures(start: start, end: ProcessFigures.now())
@@ -116,34 +120,36 @@ public final class StationLoop {
         return summary
     }
 
-    /// nil: stop; .some(nil): no trigger yet; .some(t): a trigger (t = edge time, GPIO only).
-    private func waitForTrigger() -> UInt64?? {
+    private enum Wait { case stop, nothing, trigger(UInt64?) }
+
+    /// A trigger (with the edge time for GPIO), nothing yet, or the end of the input.
+    private func waitForTrigger() -> Wait {
         switch trigger {
         case .immediate:
             if summary.parts > 0 && intervalMilliseconds > 0 {
                 system.sleep(nanoseconds: UInt64(intervalMilliseconds) * 1_000_000)
             }
-            return .some(nil)
+            return .trigger(nil)
         case .standardInput:
             switch standardInput.wait(system: system, milliseconds: waitSliceMilliseconds) {
-            case .ended: return nil
-            case .nothing: return .some(.none)
+            case .ended: return .stop
+            case .nothing: return .nothing
             case .lines(let count):
                 extraTriggers += count - 1
-                return .some(.some(0))
+                return .trigger(nil)
             }
         case .gpio:
-            guard let handshake else { return nil }
+            guard let handshake else { return .stop }
             do {
                 let edges = try handshake.waitForTriggers(milliseconds: waitSliceMilliseconds)
-                guard let first = edges.first else { return .some(.none) }
+                guard let first = edges.first else { return .nothing }
                 extraTriggers += edges.count - 1
-                return .some(.some(first.timestampNanoseconds))
+                return .trigger(first.timestampNanoseconds)
             } catch {
                 reporter.log(.error, "trigger input: \(error)")
                 healthy = false
                 system.sleep(nanoseconds: UInt64(waitSliceMilliseconds) * 1_000_000)
-                return .some(.none)
+                return .nothing
             }
         }
     }
@@ -162,9 +168,7 @@ public final class StationLoop {
     private func handlePart(number: Int, triggerNanoseconds: UInt64?) -> PartRecord {
         let started = DispatchTime.now().uptimeNanoseconds
         var record = PartRecord(partNumber: number, time: Date())
-        if let triggerNanoseconds, triggerNanoseconds > 0 {
-            record.triggerNanoseconds = triggerNanoseconds
-        }
+        record.triggerNanoseconds = triggerNanoseconds
         setOutputs { $0.ready = false; $0.busy = true; $0.pass = false; $0.fail = false
             $0.resultValid = false }
         var acquired: AcquiredPart?

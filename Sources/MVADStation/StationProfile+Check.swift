@@ -23,6 +23,11 @@ public struct StationProfileError: Error, Equatable, CustomStringConvertible {
     public let file: String
     public let issues: [ProfileIssue]
 
+    public init(file: String, issues: [ProfileIssue]) {
+        self.file = file
+        self.issues = issues
+    }
+
     public var description: String {
         "station profile '\(file)': " + issues.map(\.description).joined(separator: "; ")
     }
@@ -50,7 +55,7 @@ extension StationProfile {
         }
         do {
             let profile = try JSONDecoder().decode(StationProfile.self, from: data)
-            let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let folder = URL(fileURLWithPath: path).absoluteURL.deletingLastPathComponent()
             return profile.resolved(against: folder)
         } catch {
             throw StationProfileError(file: path, issues: [issue(from: error)])
