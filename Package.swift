@@ -107,7 +107,8 @@ let package = Package(
         .testTarget(
             name: "MVADStationTests",
             dependencies: ["MVADStation", "MVADCapture", "MVADCaptureEmulation", "MVADInspect",
-                           "MVADEngine"]
+                           "MVADEngine"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "MVADSynthTests",
