@@ -11,10 +11,13 @@ enum ProfileCommand: Command {
     static let specs = [
         OptionSpec(name: "--devices", value: nil,
                    help: "also require the camera and GPIO chip device nodes to exist"),
+        OptionSpec(name: "--no-paths", value: nil,
+                   help: "skip the model, bank and folder checks (a board's profile checked "
+                       + "on another machine)"),
     ]
 
     static let help = helpText(
-        usage: "mvad profile check P [--devices]", summary: summary, specs: specs, details: """
+        usage: "mvad profile check P [--devices | --no-paths]", summary: summary, specs: specs, details: """
         Checks the station profile P as `mvad run` would load it: keys are snake_case with the
         unit in the name (debounce_us, pulse_ms, max_bytes); an unknown key is refused with the
         closest valid key; numbers must lie in their ranges; the model, bank, replay folder and
@@ -34,7 +37,8 @@ enum ProfileCommand: Command {
         } catch {
             throw CommandFailure(report(error))
         }
-        let issues = profile.problems(checkPaths: true, checkDevices: args.has("--devices"))
+        let issues = profile.problems(checkPaths: !args.has("--no-paths"),
+                                      checkDevices: args.has("--devices"))
         guard issues.isEmpty else {
             throw CommandFailure(report(StationProfileError(file: path, issues: issues)))
         }
