@@ -3,6 +3,7 @@
 // unreadable part failing with FAULT on the handshake.
 
 import Foundation
+import MVADCapture
 import MVADStation
 import XCTest
 
@@ -110,5 +111,35 @@ final class ReplayLoopTests: XCTestCase {
         XCTAssertEqual(object["part_number"] as? Int, 3)
         XCTAssertEqual(object["fault_kind"] as? String, "part_unreadable")
         XCTAssertNotNil((object["process"] as? [String: Any])?["start"])
+    }
+}
+
+final class LineTriggerTests: XCTestCase {
+    /// A line on the trigger input starts a part; lines read together with it count as
+    /// triggers while busy (not queued); the end of input ends the run. The only part has an
+    /// empty normal map, so it fails with FAULT.
+    func testEachLineIsATriggerAndEndOfInputStops() throws {
+        let folder = try Fixture.temporaryFolder()
+        let source = URL(fileURLWithPath: Fixture.testParts)
+        for stem in (0..<6).map({ "image_\($0)" }) + ["normals"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent("000_\(stem).png"),
+                                             to: folder.appendingPathComponent("000_\(stem).png"))
+        }
+        try Data().write(to: folder.appendingPathComponent("000_normals.png"))
+        let pipe = Pipe()
+        pipe.fileHandleForWriting.write(Data("part\n\npart\n".utf8))
+        try pipe.fileHandleForWriting.close()
+        let collector = Collector()
+        let loop = StationLoop(
+            source: try ReplaySource(folder: folder.path), inspection: try Fixture.inspection(),
+            handshake: nil, trigger: .lines(descriptor: pipe.fileHandleForReading.fileDescriptor),
+            rejects: nil, notifier: nil, system: LinuxSystemCalls(),
+            cancellation: StationCancellation(), reporter: collector.reporter)
+        let summary = loop.run()
+        // Three lines in one read: one trigger, the other two counted as arriving while busy.
+        XCTAssertEqual(collector.records.count, 1)
+        XCTAssertEqual(collector.records.first?.triggersWhileBusy, 2)
+        XCTAssertEqual(collector.records.first?.faultKind, .partUnreadable)
+        XCTAssertEqual(summary.faults, 1)
     }
 }

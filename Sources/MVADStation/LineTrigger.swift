@@ -1,15 +1,19 @@
-// StandardInputTrigger: a line on standard input as the trigger, for benches without GPIO:
-// descriptor 0 is polled through the system-call layer, each newline is one trigger, and end
-// of input ends the run.
+// LineTrigger: a line of input as the trigger, for benches without GPIO: the descriptor
+// (standard input in `mvad run --stdin-trigger`) is polled through the system-call layer, each
+// newline is one trigger, and the end of the input ends the run.
 
 import MVADCapture
 
-/// Lines on standard input, counted as triggers.
-struct StandardInputTrigger {
+/// Lines of input, counted as triggers.
+struct LineTrigger {
     enum Outcome: Equatable { case nothing, lines(Int), ended }
 
     private var ended = false
-    private let descriptor: Int32 = 0
+    private let descriptor: Int32
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
 
     /// Waits up to `milliseconds` for input; returns the complete lines read.
     mutating func wait(system: any SystemCalls, milliseconds: Int) -> Outcome {
