@@ -29,7 +29,8 @@ public final class PartInspection {
     /// from the profile or stored with the bank.
     public init(profile: ModelProfile) throws {
         guard let modality = Modality(rawValue: profile.modality) else {
-            throw StationFault(.model, "model.modality '\(profile.modality)' is not both, rgb or normals")
+            throw StationFault(.model, "model.modality '\(profile.modality)' is not both, rgb "
+                               + "or normals")
         }
         self.modality = modality
         var isFolder: ObjCBool = false

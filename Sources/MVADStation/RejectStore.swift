@@ -20,7 +20,8 @@ public final class RejectStore {
         let files = FileManager.default
         try files.createDirectory(at: self.folder, withIntermediateDirectories: true)
         let names = try files.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }
-        entries = names.sorted().map { ($0, RejectStore.size(of: self.folder.appendingPathComponent($0))) }
+        let root = self.folder
+        entries = names.sorted().map { ($0, RejectStore.size(of: root.appendingPathComponent($0))) }
     }
 
     /// Bytes held now.

@@ -102,9 +102,11 @@ final class HandshakeTests: XCTestCase {
         let handshake = try Handshake(profile: rig.handshakeProfile(), system: rig.kernel)
         let start = rig.kernel.now
         // A bounce: high, low 1 ms later, high again 2 ms later, stable after.
-        rig.kernel.schedule(at: start + 10_000_000) { rig.chip.drive(offset: line("TRIGGER"), to: true) }
-        rig.kernel.schedule(at: start + 11_000_000) { rig.chip.drive(offset: line("TRIGGER"), to: false) }
-        rig.kernel.schedule(at: start + 13_000_000) { rig.chip.drive(offset: line("TRIGGER"), to: true) }
+        for (milliseconds, level) in [(10, true), (11, false), (13, true)] {
+            rig.kernel.schedule(at: start + UInt64(milliseconds) * 1_000_000) {
+                rig.chip.drive(offset: line("TRIGGER"), to: level)
+            }
+        }
         var edges: [GPIOEdgeEvent] = []
         while edges.isEmpty && rig.kernel.now < start + 1_000_000_000 {
             edges = try handshake.waitForTriggers(milliseconds: 100)

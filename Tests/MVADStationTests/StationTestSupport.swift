@@ -17,7 +17,8 @@ enum Fixture {
     static let testParts = pipeline.appendingPathComponent("parts/test").path
     /// Built by `mvad bank build --model <pipeline>/models --parts <pipeline>/parts/train -o
     /// Tests/MVADStationTests/Fixtures/pipeline.bank` (see Fixtures/README.md).
-    static let bank = repository.appendingPathComponent("Tests/MVADStationTests/Fixtures/pipeline.bank").path
+    static let bank = repository
+        .appendingPathComponent("Tests/MVADStationTests/Fixtures/pipeline.bank").path
     static let threshold = 36.0
 
     /// The model and bank, loaded once for all tests (loading takes a while in debug builds).

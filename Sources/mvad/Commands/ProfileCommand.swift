@@ -17,7 +17,8 @@ enum ProfileCommand: Command {
     ]
 
     static let help = helpText(
-        usage: "mvad profile check P [--devices | --no-paths]", summary: summary, specs: specs, details: """
+        usage: "mvad profile check P [--devices | --no-paths]", summary: summary, specs: specs,
+        details: """
         Checks the station profile P as `mvad run` would load it: keys are snake_case with the
         unit in the name (debounce_us, pulse_ms, max_bytes); an unknown key is refused with the
         closest valid key; numbers must lie in their ranges; the model, bank, replay folder and
