@@ -47,7 +47,7 @@ public struct PartRecord: Codable, Equatable, Sendable {
 
     /// Incrementing from 1 in this process.
     public let partNumber: Int
-    /// The part's id in its source (replay: the file id; capture: the work id).
+    /// The part's id in its source (replay: the file id; capture: the part number).
     public var partID: String?
     /// UTC, ISO 8601 with milliseconds, when the result was presented.
     public let time: String

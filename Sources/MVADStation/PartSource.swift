@@ -6,8 +6,10 @@ import Foundation
 import MVADCapture
 import MVADInspect
 
-/// A part ready for inspection: its view files and, when captured, the capture record.
+/// A part ready for inspection: its id for the record, its view files and, when captured, the
+/// capture record.
 public struct AcquiredPart: Sendable {
+    public let id: String
     public let views: PartViews
     public let capture: PartCaptureRecord?
 }
@@ -62,7 +64,7 @@ public final class ReplaySource: PartSource {
     public func acquire(partNumber: Int) throws(StationFault) -> AcquiredPart {
         let views = parts[next]
         next = (next + 1) % parts.count
-        return AcquiredPart(views: views, capture: nil)
+        return AcquiredPart(id: views.id, views: views, capture: nil)
     }
 
     public func recover() -> Bool { true }
@@ -82,7 +84,9 @@ public final class CaptureSource: PartSource {
     public var partsPerPass: Int? { nil }
 
     public func acquire(partNumber: Int) throws(StationFault) -> AcquiredPart {
-        let id = CaptureWriter.id(partNumber % 1000)
+        // Every part is written under the same id: the work folder holds one part at a time
+        // (rejected parts are copied out before the next one overwrites it).
+        let id = CaptureWriter.id(0)
         let part: CapturedPart
         do {
             part = try station.capture(part: id)
@@ -101,7 +105,7 @@ public final class CaptureSource: PartSource {
             guard let views = try PartFolder.part(id: id, in: writer.data) else {
                 throw StationFault(.partUnreadable, "part \(id) not found in \(writer.data.path)")
             }
-            return AcquiredPart(views: views, capture: part.record)
+            return AcquiredPart(id: String(partNumber), views: views, capture: part.record)
         } catch let fault as StationFault {
             throw fault
         } catch {

@@ -181,7 +181,7 @@ public final class StationLoop {
             var clock = DispatchTime.now().uptimeNanoseconds
             let part = try source.acquire(partNumber: number)
             acquired = part
-            record.partID = part.views.id
+            record.partID = part.id
             record.captureControls = part.capture?.controls
             record.stageSeconds["acquire_s"] = StationLoop.seconds(since: &clock)
             if cancellation.isCancelled {
@@ -261,7 +261,7 @@ public final class StationLoop {
         let files = views.compactMap { part.views.url(of: $0) }
         let snapshot = record
         do {
-            let folder = try rejects.save(partNumber: record.partNumber, id: part.views.id,
+            let folder = try rejects.save(partNumber: record.partNumber, id: part.id,
                                           copying: files, time: Date()) { folder in
                 if self.heatmaps, let (inspected, loaded) = result {
                     try self.inspection.writeHeatmap(

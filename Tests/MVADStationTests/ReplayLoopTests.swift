@@ -117,7 +117,7 @@ final class ReplayLoopTests: XCTestCase {
 final class LineTriggerTests: XCTestCase {
     /// A line on the trigger input starts a part; lines read together with it count as
     /// triggers while busy (not queued); the end of input ends the run. The only part has an
-    /// empty normal map, so it fails with FAULT.
+    /// empty normal map, so it fails with FAULT. systemd notifications go to a test socket.
     func testEachLineIsATriggerAndEndOfInputStops() throws {
         let folder = try Fixture.temporaryFolder()
         let source = URL(fileURLWithPath: Fixture.testParts)
@@ -130,10 +130,14 @@ final class LineTriggerTests: XCTestCase {
         pipe.fileHandleForWriting.write(Data("part\n\npart\n".utf8))
         try pipe.fileHandleForWriting.close()
         let collector = Collector()
+        let socketPath = folder.appendingPathComponent("notify").path
+        let listener = try NotifySocket(path: socketPath)
+        let notifier = try SystemdNotifier(environment: ["NOTIFY_SOCKET": socketPath,
+                                                         "WATCHDOG_USEC": "60000000"])
         let loop = StationLoop(
             source: try ReplaySource(folder: folder.path), inspection: try Fixture.inspection(),
             handshake: nil, trigger: .lines(descriptor: pipe.fileHandleForReading.fileDescriptor),
-            rejects: nil, notifier: nil, system: LinuxSystemCalls(),
+            rejects: nil, notifier: notifier, system: LinuxSystemCalls(),
             cancellation: StationCancellation(), reporter: collector.reporter)
         let summary = loop.run()
         // Three lines in one read: one trigger, the other two counted as arriving while busy.
@@ -141,5 +145,8 @@ final class LineTriggerTests: XCTestCase {
         XCTAssertEqual(collector.records.first?.triggersWhileBusy, 2)
         XCTAssertEqual(collector.records.first?.faultKind, .partUnreadable)
         XCTAssertEqual(summary.faults, 1)
+        // systemd heard READY, one watchdog ping (the next is due after 30 s) and STOPPING.
+        XCTAssertEqual(listener.receive(), ["READY=1\nSTATUS=waiting for parts", "WATCHDOG=1",
+                                            "STOPPING=1"])
     }
 }
