@@ -12,8 +12,10 @@ import XCTest
 final class LoopFaultTests: XCTestCase {
     private func makeLoop(_ rig: StationRig, mode: ResultMode = .level,
                           cancellation: StationCancellation = StationCancellation(),
+                          bands: [BrightnessBand]? = nil,
                           collector: Collector) throws -> StationLoop {
         var capture = rig.captureProfile()
+        capture.lights.brightnessBands = bands
         capture.camera.exposureMicroseconds = 10_000
         capture.camera.gain = 40
         capture.camera.whiteBalanceKelvin = 5000
@@ -111,6 +113,31 @@ final class LoopFaultTests: XCTestCase {
         XCTAssertFalse(next.fault)
         XCTAssertNotNil(next.score)
         XCTAssertEqual(replacement.streamOnCount, 1)
+    }
+
+    func testCaptureRejectedFailsWithFaultAndReadyLow() throws {
+        let rig = StationRig()
+        rig.chip.disconnected = [2]                     // light 2 does not come on
+        let collector = Collector()
+        // Lit views average 50 or more, the view under the dead light about 32.
+        let loop = try makeLoop(rig, bands: Array(repeating: BrightnessBand(min: 42, max: 255),
+                                                  count: 6),
+                                collector: collector)
+        loop.maximumParts = 1
+        let t0 = rig.kernel.now + 200_000_000
+        rig.pulseTrigger(at: t0)
+        loop.run()
+
+        let record = try XCTUnwrap(collector.records.first)
+        XCTAssertEqual(record.verdict, .fail)
+        XCTAssertEqual(record.faultKind, .captureRejected)
+        XCTAssertTrue(record.reason?.contains("view 2") == true, record.reason ?? "")
+        XCTAssertNil(record.score)
+        XCTAssertFalse(loop.healthy)
+        let failUp = try XCTUnwrap(rig.edges("FAIL", to: true).first)
+        XCTAssertTrue(rig.level("FAULT", at: failUp))
+        XCTAssertFalse(rig.level("READY", at: failUp + 1))
+        XCTAssertTrue(rig.edges("PASS", to: true).isEmpty)
     }
 
     func testStopMidPartFailsThePartAndReleasesTheLines() throws {
