@@ -18,6 +18,8 @@ public struct AcquiredPart: Sendable {
 public struct StationFault: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Codable, Sendable {
         case cameraLost = "camera_lost"
+        /// The camera failed otherwise (a call failed, no frame in time, cannot be opened).
+        case camera
         case captureRejected = "capture_rejected"
         case partUnreadable = "part_unreadable"
         case model
@@ -95,6 +97,8 @@ public final class CaptureSource: PartSource {
             case .cameraLost: throw StationFault(.cameraLost, error.description)
             case .part(.camera(let camera)) where camera.meansDeviceGone:
                 throw StationFault(.cameraLost, error.description)
+            case .part(.camera):
+                throw StationFault(.camera, error.description)
             default: throw StationFault(.captureRejected, error.description)
             }
         }
