@@ -173,8 +173,13 @@ public final class StationLoop {
         let started = DispatchTime.now().uptimeNanoseconds
         var record = PartRecord(partNumber: number, time: Date())
         record.triggerNanoseconds = triggerNanoseconds
-        setOutputs { $0.ready = false; $0.busy = true; $0.pass = false; $0.fail = false
-            $0.resultValid = false }
+        setOutputs {
+            $0.ready = false
+            $0.busy = true
+            $0.pass = false
+            $0.fail = false
+            $0.resultValid = false
+        }
         var acquired: AcquiredPart?
         var result: (StationResult, LoadedPart)?
         do throws(StationFault) {
@@ -196,6 +201,10 @@ public final class StationLoop {
             record.threshold = inspected.0.threshold
             record.verdict = inspected.0.inspection.passed == true ? .pass : .fail
             if inspected.0.inspection.passed == nil { record.reason = "no threshold" }
+            if !healthy {
+                healthy = true                            // a part went through: recovered
+                reporter.log(.info, "recovered: part \(number) inspected")
+            }
             // FIXME(stop): an inspection cannot be interrupted, since Inspector has no
             // cancellation hook; a stop during it waits for it (the CLI exits at 1.8 s anyway).
             if cancellation.isCancelled {
