@@ -20,7 +20,7 @@ final class LoopFaultTests: XCTestCase {
         capture.camera.gain = 40
         capture.camera.whiteBalanceKelvin = 5000
         let source = try CaptureSource(profile: capture,
-                                       workFolder: try Fixture.temporaryFolder().path,
+                                       workFolder: try temporaryFolder().path,
                                        system: rig.kernel)
         let handshake = try Handshake(profile: rig.handshakeProfile(mode), system: rig.kernel)
         return StationLoop(source: source, inspection: try Fixture.inspection(),

@@ -16,7 +16,7 @@ final class ProfileCheckTests: XCTestCase {
             "replay": ["parts": Fixture.testParts],
         ]
         edit(&object)
-        let folder = try Fixture.temporaryFolder()
+        let folder = try temporaryFolder()
         let url = folder.appendingPathComponent("profile.json")
         try JSONSerialization.data(withJSONObject: object).write(to: url)
         return url.path
@@ -89,7 +89,7 @@ final class ProfileCheckTests: XCTestCase {
     }
 
     func testRelativePathsAreRelativeToTheProfileFile() throws {
-        let folder = try Fixture.temporaryFolder()
+        let folder = try temporaryFolder()
         let nested = folder.appendingPathComponent("profiles")
         try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
         let json = """

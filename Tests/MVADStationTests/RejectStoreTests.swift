@@ -6,7 +6,7 @@ import XCTest
 
 final class RejectStoreTests: XCTestCase {
     func testRotationKeepsTheNewestPartsUnderTheCap() throws {
-        let root = try Fixture.temporaryFolder()
+        let root = try temporaryFolder()
         let view = root.appendingPathComponent("000_image_0.png")
         try Data(repeating: 7, count: 3000).write(to: view)
         let store = try RejectStore(folder: root.appendingPathComponent("rejects").path,
@@ -37,7 +37,7 @@ final class RejectStoreTests: XCTestCase {
     }
 
     func testAPartLargerThanTheCapIsKeptAlone() throws {
-        let root = try Fixture.temporaryFolder()
+        let root = try temporaryFolder()
         let view = root.appendingPathComponent("big.png")
         try Data(repeating: 0, count: 5000).write(to: view)
         let store = try RejectStore(folder: root.appendingPathComponent("r").path, maximumBytes: 4000)

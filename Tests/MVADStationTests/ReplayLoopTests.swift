@@ -23,7 +23,7 @@ final class ReplayLoopTests: XCTestCase {
 
     /// Parts 000 and 001 of the fixture, and a part 002 whose image_3 is not a PNG.
     private func replayFolder() throws -> URL {
-        let folder = try Fixture.temporaryFolder().appendingPathComponent("parts")
+        let folder = try temporaryFolder().appendingPathComponent("parts")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let source = URL(fileURLWithPath: Fixture.testParts)
         for id in ["000", "001"] {
@@ -119,7 +119,7 @@ final class LineTriggerTests: XCTestCase {
     /// triggers while busy (not queued); the end of input ends the run. The only part has an
     /// empty normal map, so it fails with FAULT. systemd notifications go to a test socket.
     func testEachLineIsATriggerAndEndOfInputStops() throws {
-        let folder = try Fixture.temporaryFolder()
+        let folder = try temporaryFolder()
         let source = URL(fileURLWithPath: Fixture.testParts)
         for stem in (0..<6).map({ "image_\($0)" }) + ["normals"] {
             try FileManager.default.copyItem(at: source.appendingPathComponent("000_\(stem).png"),

@@ -32,11 +32,15 @@ enum Fixture {
         return loaded
     }
 
-    /// A fresh temporary folder.
-    static func temporaryFolder() throws -> URL {
+}
+
+extension XCTestCase {
+    /// A fresh temporary folder, deleted when the test ends.
+    func temporaryFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("mvad-station-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url
     }
 }

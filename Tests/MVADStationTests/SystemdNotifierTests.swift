@@ -46,7 +46,7 @@ final class SystemdNotifierTests: XCTestCase {
     }
 
     func testReadyWatchdogAndStoppingArriveOnThePathSocket() throws {
-        let path = try Fixture.temporaryFolder().appendingPathComponent("notify").path
+        let path = try temporaryFolder().appendingPathComponent("notify").path
         let listener = try NotifySocket(path: path)
         let environment = ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000",
                            "WATCHDOG_PID": "\(getpid())"]
