@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MVADCapture", targets: ["MVADCapture"]),
         .library(name: "MVADCaptureEmulation", targets: ["MVADCaptureEmulation"]),
         .library(name: "MVADSynth", targets: ["MVADSynth"]),
+        .library(name: "MVADStation", targets: ["MVADStation"]),
         .executable(name: "mvad", targets: ["mvad"]),
     ],
     targets: [
@@ -76,11 +77,17 @@ let package = Package(
             name: "MVADSynth",
             dependencies: ["MVADInspect"]
         ),
+        // The station loop: PLC handshake, trigger sources, fail-safe inspection of each part,
+        // rejected-part store, systemd notify (docs/STATION.md).
+        .target(
+            name: "MVADStation",
+            dependencies: ["MVADCapture", "MVADInspect", "MVADEngine"]
+        ),
         // The command-line tool: the only place that prints.
         .executableTarget(
             name: "mvad",
             dependencies: ["MVADEngine", "MVADInspect", "MVADKernels", "MVADPack", "MVADCapture",
-                           "MVADSynth"]
+                           "MVADSynth", "MVADStation"]
         ),
         .testTarget(
             name: "MVADEngineTests",
@@ -96,6 +103,12 @@ let package = Package(
             name: "MVADCaptureTests",
             dependencies: ["MVADCapture", "MVADCaptureEmulation", "MVADInspect", "MVADSynth",
                            "CLinuxUAPI"]
+        ),
+        .testTarget(
+            name: "MVADStationTests",
+            dependencies: ["MVADStation", "MVADCapture", "MVADCaptureEmulation", "MVADInspect",
+                           "MVADEngine"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "MVADSynthTests",

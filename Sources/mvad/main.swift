@@ -33,7 +33,8 @@ struct CommandEntry {
 let commands: [CommandEntry] = [
     CommandEntry(BankCommand.self), CommandEntry(InspectCommand.self),
     CommandEntry(EvaluateCommand.self), CommandEntry(CalibrateCommand.self),
-    CommandEntry(CaptureCommand.self), CommandEntry(SynthCommand.self),
+    CommandEntry(CaptureCommand.self), CommandEntry(RunCommand.self),
+    CommandEntry(ProfileCommand.self), CommandEntry(SynthCommand.self),
     CommandEntry(RunComponentCommand.self),
     CommandEntry(CompareCommand.self), CommandEntry(PromptCommand.self),
     CommandEntry(ConvertCommand.self),

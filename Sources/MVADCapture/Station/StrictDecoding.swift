@@ -24,9 +24,9 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-enum StrictDecoding {
+public enum StrictDecoding {
     /// Throws `UnknownKeyError` if the object being decoded has a key outside `Keys`.
-    static func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder,
+    public static func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder,
                                                                   _ keys: Keys.Type) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         let valid = Keys.allCases.map(\.stringValue)
@@ -40,7 +40,7 @@ enum StrictDecoding {
     }
 
     /// Levenshtein distance between two strings.
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         var row = Array(0...b.count)

@@ -1,0 +1,94 @@
+// PartInspection: the model and memory banks a station profile names, loaded once; one part's
+// views in, the inspection result out (as `mvad inspect` computes it), and its heatmap picture.
+
+import Foundation
+import MVADEngine
+import MVADInspect
+
+/// An inspection result with the stage timings of the station (load_s added).
+public struct StationResult: Sendable {
+    public let inspection: InspectionResult
+    public var timings: [String: Double]
+    public var score: Double { inspection.score }
+    public var threshold: Double? { inspection.threshold }
+    public var scores: PartScores { inspection.scores }
+
+    init(_ inspection: InspectionResult) {
+        self.inspection = inspection
+        timings = inspection.timings
+    }
+}
+
+/// The inspection side of a station.
+public final class PartInspection {
+    public let model: InspectionModel
+    public let inspector: Inspector
+    public let modality: Modality
+
+    /// Loads the model (a .mvad pack or a folder) and the bank; the verdict needs a threshold,
+    /// from the profile or stored with the bank.
+    public init(profile: ModelProfile) throws {
+        guard let modality = Modality(rawValue: profile.modality) else {
+            throw StationFault(.model, "model.modality '\(profile.modality)' is not both, rgb "
+                               + "or normals")
+        }
+        self.modality = modality
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: profile.path, isDirectory: &isFolder),
+           !isFolder.boolValue {
+            model = try InspectionModel.load(pack: profile.path)
+        } else {
+            model = try InspectionModel.load(folder: profile.path)
+        }
+        let banks = try BankFile(path: profile.bank)
+        inspector = try Inspector(model: model, banks: banks, modality: modality,
+                                  compute: Compute(threads: profile.threads),
+                                  threshold: profile.threshold)
+        guard inspector.threshold != nil else {
+            throw StationFault(.model, "no threshold: set model.threshold in the profile or store "
+                               + "one with the bank (mvad calibrate)")
+        }
+    }
+
+    /// Loads and inspects one part; the load time is added to the timings as load_s.
+    public func inspect(_ views: PartViews) throws(StationFault) -> (StationResult, LoadedPart) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let part: LoadedPart
+        do {
+            part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
+                                       includeMask: false)
+        } catch {
+            throw StationFault(.partUnreadable, "part \(views.id): \(error)")
+        }
+        let loaded = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        do {
+            var result = StationResult(try inspector.inspect(part))
+            result.timings["load_s"] = loaded
+            return (result, part)
+        } catch {
+            throw StationFault(.model, "part \(views.id): \(error)")
+        }
+    }
+
+    /// The heatmap picture of a result (the all-lights view, or the normal map for normals-only
+    /// inspection, under the fused anomaly map anchored at the threshold), as a PNG.
+    public func writeHeatmap(_ result: StationResult, part: LoadedPart, to url: URL) throws {
+        let view: Tensor
+        if let lights = part.lights {
+            let plane = lights.count / 6
+            view = Tensor(shape: Array(lights.shape.dropFirst()),
+                          scalars: Array(lights.scalars[(5 * plane)..<(6 * plane)]))
+        } else if let normals = part.normals {
+            view = Tensor(shape: Array(normals.shape.dropFirst()), scalars: normals.scalars)
+        } else {
+            return
+        }
+        let anchor = Float(result.threshold ?? result.score)
+        let picture = try HeatmapPicture.render(
+            view: view, rgbGrid: result.scores.modalities[.rgb]?.gridMap,
+            normalsGrid: result.scores.modalities[.normals]?.gridMap,
+            rgbWeight: model.settings.rgbWeight, normalsWeight: model.settings.normalsWeight,
+            threshold: max(anchor, 1e-12))
+        try ImageWriter.writePNG(picture, to: url)
+    }
+}

@@ -1,0 +1,88 @@
+// RejectStore: the views, heatmap and record of rejected parts, one folder per part, under a
+// size cap: after each save the oldest part folders are deleted until the total fits.
+
+import Foundation
+
+/// A folder of rejected parts with a byte cap and rotation (oldest first out).
+public final class RejectStore {
+    public let folder: URL
+    public let maximumBytes: Int
+    /// The part folders kept, oldest first, with their sizes in bytes.
+    public private(set) var entries: [(name: String, bytes: Int)] = []
+    private var sequence = 0
+
+    /// Creates the folder if needed and indexes what it already holds (folders sort by name in
+    /// the order they were written).
+    public init(folder: String, maximumBytes: Int) throws {
+        precondition(maximumBytes > 0, "the rejects cap must be > 0, got \(maximumBytes)")
+        self.folder = URL(fileURLWithPath: folder)
+        self.maximumBytes = maximumBytes
+        let files = FileManager.default
+        try files.createDirectory(at: self.folder, withIntermediateDirectories: true)
+        let names = try files.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }
+        let root = self.folder
+        entries = names.sorted().map { ($0, RejectStore.size(of: root.appendingPathComponent($0))) }
+    }
+
+    /// Bytes held now.
+    public var totalBytes: Int { entries.reduce(0) { $0 + $1.bytes } }
+
+    /// Saves one rejected part: `files` copied in, `write` adds generated files (heatmap,
+    /// record) into the new folder. Returns the folder. Then rotates under the cap; the part
+    /// just saved is kept even when it alone exceeds the cap.
+    @discardableResult
+    public func save(partNumber: Int, id: String, copying files: [URL], time: Date,
+                     write: (URL) throws -> Void) throws -> URL {
+        sequence += 1
+        let name = RejectStore.folderName(time: time, sequence: sequence, partNumber: partNumber,
+                                          id: id)
+        let target = folder.appendingPathComponent(name)
+        let manager = FileManager.default
+        try manager.createDirectory(at: target, withIntermediateDirectories: true)
+        for file in files {
+            let copy = target.appendingPathComponent(file.lastPathComponent)
+            try? manager.removeItem(at: copy)
+            try manager.copyItem(at: file, to: copy)
+        }
+        try write(target)
+        entries.append((name, RejectStore.size(of: target)))
+        rotate()
+        return target
+    }
+
+    /// Deletes the oldest folders until the total is within the cap (the newest always stays).
+    private func rotate() {
+        while totalBytes > maximumBytes && entries.count > 1 {
+            let oldest = entries.removeFirst()
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(oldest.name))
+        }
+    }
+
+    /// "20261203T193000.123Z-000001-p000042-000": sorts in the order of writing.
+    static func folderName(time: Date, sequence: Int, partNumber: Int, id: String) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        return formatter.string(from: time) + "-" + pad(sequence, 6) + "-p" + pad(partNumber, 8)
+            + "-" + safeID
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    /// Bytes of the regular files under `url`.
+    static func size(of url: URL) -> Int {
+        guard let walker = FileManager.default.enumerator(
+            at: url, includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey]) else { return 0 }
+        var total = 0
+        for case let file as URL in walker {
+            let values = try? file.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
+            if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
+        }
+        return total
+    }
+}

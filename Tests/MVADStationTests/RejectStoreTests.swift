@@ -1,0 +1,49 @@
+// The rejected-part store: one folder per part, oldest deleted first to stay under the cap.
+
+import Foundation
+import MVADStation
+import XCTest
+
+final class RejectStoreTests: XCTestCase {
+    func testRotationKeepsTheNewestPartsUnderTheCap() throws {
+        let root = try temporaryFolder()
+        let view = root.appendingPathComponent("000_image_0.png")
+        try Data(repeating: 7, count: 3000).write(to: view)
+        let store = try RejectStore(folder: root.appendingPathComponent("rejects").path,
+                                    maximumBytes: 10_000)
+        var folders: [URL] = []
+        for part in 1...5 {
+            folders.append(try store.save(partNumber: part, id: "000", copying: [view],
+                                          time: Date(timeIntervalSince1970: 1_800_000_000)) { f in
+                try Data(repeating: 1, count: 200).write(to: f.appendingPathComponent("record.json"))
+            })
+        }
+        // Each part holds 3000 + 200 bytes; 10 000 bytes fit three (9600), so parts 1 and 2 go.
+        XCTAssertEqual(store.totalBytes, 9600)
+        XCTAssertEqual(store.entries.count, 3)
+        for (index, folder) in folders.enumerated() {
+            XCTAssertEqual(FileManager.default.fileExists(atPath: folder.path), index >= 2,
+                           folder.lastPathComponent)
+        }
+        XCTAssertTrue(folders[4].lastPathComponent.hasSuffix("-000005-p00000005-000"))
+
+        // A new store on the same folder finds what is there and goes on rotating.
+        let reopened = try RejectStore(folder: store.folder.path, maximumBytes: 6500)
+        XCTAssertEqual(reopened.totalBytes, 9600)
+        try reopened.save(partNumber: 6, id: "001", copying: [view], time: Date()) { _ in }
+        // 9600 + 3000 = 12 600 > 6500: the two oldest (3200 each) go, leaving 3200 + 3000.
+        XCTAssertEqual(reopened.totalBytes, 6200)
+        XCTAssertEqual(reopened.entries.count, 2)
+    }
+
+    func testAPartLargerThanTheCapIsKeptAlone() throws {
+        let root = try temporaryFolder()
+        let view = root.appendingPathComponent("big.png")
+        try Data(repeating: 0, count: 5000).write(to: view)
+        let store = try RejectStore(folder: root.appendingPathComponent("r").path, maximumBytes: 4000)
+        try store.save(partNumber: 1, id: "a", copying: [view], time: Date()) { _ in }
+        try store.save(partNumber: 2, id: "b", copying: [view], time: Date()) { _ in }
+        XCTAssertEqual(store.entries.count, 1)
+        XCTAssertTrue(store.entries[0].name.hasSuffix("-b"))
+    }
+}
