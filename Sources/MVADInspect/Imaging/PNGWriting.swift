@@ -26,27 +26,33 @@ public enum ImageWriter {
                 path: name, reason: "the image has 16-bit samples; only 8-bit images are written "
                     + "(libpng's simplified API would store 16-bit data as linear light)")
         }
+        return try samples.withUnsafeBytes { pixels in
+            try encode(pixels, image: image, format: formatFlags(channels: image.channels),
+                       fast: fast, name: name)
+        }
+    }
+
+    /// Encodes interleaved samples (8 or 16 bits, as `format` says) of `image`'s size with
+    /// libpng's simplified API: a first call measures, a second encodes into a buffer of that
+    /// size. The row stride counts samples, not bytes.
+    static func encode(_ pixels: UnsafeRawBufferPointer, image: Image, format: UInt32,
+                       fast: Bool, name: String) throws -> [UInt8] {
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
         png.width = UInt32(image.width)
         png.height = UInt32(image.height)
-        png.format = formatFlags(channels: image.channels)
+        png.format = format
         png.flags = fast ? UInt32(PNG_IMAGE_FLAG_FAST) : 0
         defer { png_image_free(&png) }
         let rowStride = Int32(image.width * image.channels)
 
-        // First call measures, second call encodes into a buffer of that size.
         var size = 0
-        let measured = samples.withUnsafeBytes { pixels in
-            png_image_write_to_memory(&png, nil, &size, 0, pixels.baseAddress, rowStride, nil)
-        }
-        guard measured != 0 else { throw failure(png, name: name) }
+        guard png_image_write_to_memory(&png, nil, &size, 0, pixels.baseAddress, rowStride,
+                                        nil) != 0 else { throw failure(png, name: name) }
         var encoded = [UInt8](repeating: 0, count: size)
         let written = encoded.withUnsafeMutableBytes { out in
-            samples.withUnsafeBytes { pixels in
-                png_image_write_to_memory(&png, out.baseAddress, &size, 0, pixels.baseAddress,
-                                          rowStride, nil)
-            }
+            png_image_write_to_memory(&png, out.baseAddress, &size, 0, pixels.baseAddress,
+                                      rowStride, nil)
         }
         guard written != 0 else { throw failure(png, name: name) }
         return Array(encoded.prefix(size))
