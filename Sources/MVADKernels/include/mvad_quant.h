@@ -1,7 +1,8 @@
 // The float <-> int8 steps around the int8 matrix product: largest magnitudes, activation
-// quantisation (of rows, and of convolution patches from channels-last input)
-// and dequantisation of the int32 sums (plain and transposing into NCHW planes). One scalar definition of each element's arithmetic; the
-// AVX2 and NEON builds of the same loops give identical bits.
+// quantisation (of rows, and of convolution patches from channels-last input) and
+// dequantisation of the int32 sums (plain and transposing into NCHW planes). Each element's
+// arithmetic has one scalar definition; the AVX2 and NEON builds of the same loops give
+// identical bits.
 #ifndef MVAD_QUANT_H
 #define MVAD_QUANT_H
 

@@ -59,10 +59,12 @@ enum BenchCommand: Command {
         let repeats = try args.int("--repeats", default: 3, range: 1...100) ?? 3
         let partRepeats = try args.int("--part-repeats", default: 1, range: 1...100) ?? 1
         let model = args.string("--model")
-        let list = args.string("--only") ?? (model == nil ? "unet+controlnet,vae" : "unet+controlnet,vae,part")
+        let list = args.string("--only")
+            ?? (model == nil ? "unet+controlnet,vae" : "unet+controlnet,vae,part")
         let only = Set(list.split(separator: ",").map(String.init))
         for part in only where !workloads.contains(part) {
-            throw UsageError(message: "\(name): --only takes \(workloads.joined(separator: ", ")); got '\(part)'")
+            throw UsageError(message: "\(name): --only takes "
+                             + "\(workloads.joined(separator: ", ")); got '\(part)'")
         }
         if only.contains("part"), model == nil {
             throw UsageError(message: "\(name): the part workload needs --model (a pack or a model folder)")

@@ -187,7 +187,9 @@ struct BenchReport {
         var lines = [String(format: "threads %d, median of %d runs (part: %d), OpenBLAS kernels %@",
                             threads, repeats, mvad["part"]?.count ?? 0, Compute.blasCoreName)]
         var header = "workload".padding(toLength: 34, withPad: " ", startingAt: 0) + "  mvad s"
-        for b in baselines { header += "  " + (b.name + " s").leftPadded(10) + "  " + ("x faster").leftPadded(8) }
+        for b in baselines {
+            header += "  " + (b.name + " s").leftPadded(10) + "  " + "x faster".leftPadded(8)
+        }
         lines.append(header)
         for key in keys {
             let ours = median(mvad[key] ?? [])
