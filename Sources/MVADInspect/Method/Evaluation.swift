@@ -61,3 +61,44 @@ public enum Evaluation {
                       aupro: try Metrics.aupro(scoreMaps: maps, masks: masks))
     }
 }
+
+/// Image AUROC for one kind of defect: the defective parts of that kind against every good
+/// part, per modality. It shows which views a kind of defect needs (stains are visible in the
+/// lights, dents in the normal map).
+public struct DefectKindRow: Sendable, Equatable {
+    public let kind: String
+    /// How many defective parts have this kind.
+    public let count: Int
+    /// Image AUROC per modality name ("RGB", "NMap", "RGB+NMap"), for those that were scored.
+    public let imageAUROC: [String: Double]
+}
+
+extension Evaluation {
+    /// One row per defect kind named in `kinds` (part id -> its defect kinds; a part with
+    /// several kinds counts for each). Defective parts without an entry are left out; good
+    /// parts are all used. Kinds come out sorted by name.
+    public static func rowsByKind(_ parts: [EvaluatedPart],
+                                  kinds: [String: [String]]) throws -> [DefectKindRow] {
+        let good = parts.filter { !$0.isDefective }
+        guard !good.isEmpty else { return [] }
+        var byKind: [String: [EvaluatedPart]] = [:]
+        for part in parts where part.isDefective {
+            for kind in kinds[part.result.partID] ?? [] { byKind[kind, default: []].append(part) }
+        }
+        return try byKind.keys.sorted().map { kind in
+            let subset = good + (byKind[kind] ?? [])
+            let labels = subset.map(\.isDefective)
+            var aurocs: [String: Double] = [:]
+            for modality in subset[0].result.scores.modalities.keys {
+                let scores = subset.map { $0.result.scores.modalities[modality]?.imageScore ?? .nan }
+                aurocs[modality == .rgb ? "RGB" : "NMap"] =
+                    try Metrics.auroc(scores: scores, labels: labels)
+            }
+            if aurocs.count == 2 {
+                aurocs["RGB+NMap"] = try Metrics.auroc(scores: subset.map(\.result.score),
+                                                       labels: labels)
+            }
+            return DefectKindRow(kind: kind, count: subset.count - good.count, imageAUROC: aurocs)
+        }
+    }
+}

@@ -72,7 +72,7 @@ public struct FeatureExtractor: Sendable {
         switch modality {
         case .both:
             result.rgb = meanOfPairs(maps, 0..<6)
-            result.normals = meanOfPairs(maps, 6..<12)
+            result.normals = meanOfPairs(maps, 6..<maps.shape[0])   // 6 pairs, or 1 view
         case .rgb:
             result.rgb = meanOfPairs(maps, 0..<6)
         case .normals:
@@ -102,12 +102,14 @@ public struct FeatureExtractor: Sendable {
         }
         switch modality {
         case .both:
-            guard model.control != nil else {
-                throw ModelFolderError.needsControlNet(path: model.source)
-            }
             let lights = try check(part.lights, "lights", 6)
             let normals = try check(part.normals, "normals", 1)
             let images = compute.concatBatch([lights, normals])          // views 0..5 lights, 6 normals
+            guard model.control != nil else {
+                // A plain UNet (the paper's ablation): the seven views without conditions;
+                // "pairs" 0..5 are the lights and 6 the normal map.
+                return Pairs(images: images, inputIndex: Array(0..<7), conditionIndex: nil)
+            }
             return Pairs(images: images, inputIndex: Array(0..<6) + Array(repeating: 6, count: 6),
                          conditionIndex: Array(repeating: 6, count: 6) + Array(0..<6))
         case .rgb:

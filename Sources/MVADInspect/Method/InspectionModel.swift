@@ -54,6 +54,7 @@ public struct InspectionModel: Sendable {
     public func bankDependencies(for modality: Modality) -> [String: String] {
         var dependencies = settings.bankDependencies(for: modality)
         dependencies["weights"] = weights
+        if control == nil { dependencies["feature_source"] = "unet" }   // plain-UNet ablation
         return dependencies
     }
 
@@ -96,15 +97,11 @@ public struct InspectionModel: Sendable {
 public enum ModelFolderError: Error, CustomStringConvertible, Equatable {
     case missingComponent(path: String, problem: String)
     case badPromptEmbedding(path: String, problem: String)
-    case needsControlNet(path: String)
 
     public var description: String {
         switch self {
         case let .missingComponent(path, problem): return "model folder \(path) \(problem)"
         case let .badPromptEmbedding(path, problem): return "\(path): prompt embedding \(problem)"
-        case let .needsControlNet(path):
-            return "model folder \(path) has no controlnet/ or controllora/, which modality 'both' "
-                + "needs; use --modality rgb or normals for the UNet alone"
         }
     }
 }
