@@ -28,16 +28,16 @@ enum DefectSampler {
                                     length: 0, wobble: wobble)
         case .dent, .bump:
             let (x, y) = interiorPoint(shape, within: 0.5, random: &random)
-            let depth = scaled(random.uniform(0.9, 1.6), 0.5)
+            let depth = scaled(random.uniform(2.2, 3.5), 0.8)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: scaled(random.uniform(7, 13), 3),
+                                    radius: scaled(random.uniform(9, 16), 3),
                                     amplitude: kind == .dent ? -depth : depth, angle: angle,
                                     length: 0, wobble: [0, 0])
         case .scratch:
             let (x, y) = interiorPoint(shape, within: 0.35, random: &random)
             return DefectParameters(kind: kind, centerX: x, centerY: y,
-                                    radius: scaled(random.uniform(1.5, 2.5), 1.2),
-                                    amplitude: -scaled(random.uniform(0.6, 1.0), 0.4),
+                                    radius: scaled(random.uniform(2, 3), 1.2),
+                                    amplitude: -scaled(random.uniform(1.2, 2.0), 0.5),
                                     angle: angle,
                                     length: scaled(random.uniform(20, 40), 6), wobble: [0, 0])
         case .missing:

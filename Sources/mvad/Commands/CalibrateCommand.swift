@@ -21,7 +21,8 @@ enum CalibrateCommand: Command {
                    help: "relative margin over the highest good score (default 0.05)"),
         OptionSpec(name: "--target-false-reject", value: "R",
                    help: "false-reject rate for the quantile strategy (default 0.01)"),
-        OptionSpec(name: "-o", value: "BANK", help: "bank file to write (default: --bank, replaced)"),
+        OptionSpec(name: "-o", value: "BANK",
+                   help: "bank file to write (default: --bank, replaced; needed with a pack's banks)"),
         OptionSpec(name: "--csv", value: "FILE", help: "write one line per part: id,label,score,verdict"),
         OptionSpec(name: "--plot", value: "FILE.png",
                    help: "write the score histogram (good green, bad red, threshold white, margin "
@@ -55,9 +56,13 @@ enum CalibrateCommand: Command {
             targetFalseRejectRate: Double(try args.float("--target-false-reject", default: 0.01) ?? 0.01))
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
-        let bankPath = try args.required("--bank")
+        let bankPath = args.string("--bank")
         let goodPath = try args.required("--good")
-        let output = args.string("-o") ?? bankPath
+        guard let output = args.string("-o") ?? bankPath else {
+            throw UsageError(message: "calibrate: the banks come from the pack \(modelPath), which "
+                             + "is not rewritten; name the bank file to write with -o BANK (then "
+                             + "store it with mvad convert --bank, or inspect with --bank)")
+        }
         try InspectSupport.checkWritable(output, what: "bank file")
         if let csv = args.string("--csv") { try InspectSupport.checkWritable(csv, what: "CSV file") }
         if let plot = args.string("--plot") {
@@ -67,7 +72,7 @@ enum CalibrateCommand: Command {
             try InspectSupport.checkWritable(plot, what: "plot")
         }
 
-        var banks = try BankFile(path: bankPath)
+        var banks = try InspectSupport.banks(args, modelPath: modelPath, command: name)
         let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality, compute: compute)
         let good = try score(goodPath, label: "good", inspector: inspector, model: model, modality: modality)
