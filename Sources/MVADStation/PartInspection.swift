@@ -50,8 +50,11 @@ public final class PartInspection {
         }
     }
 
-    /// Loads and inspects one part; the load time is added to the timings as load_s.
-    public func inspect(_ views: PartViews) throws(StationFault) -> (StationResult, LoadedPart) {
+    /// Loads and inspects one part; the load time is added to the timings as load_s. When
+    /// `cancellation` fires during the inspection, the fault is `.stopped`
+    /// (`StationFault.stoppedDuringInspection`) and there is no result.
+    public func inspect(_ views: PartViews, cancellation: (any CancellationCheck)? = nil)
+        throws(StationFault) -> (StationResult, LoadedPart) {
         let started = DispatchTime.now().uptimeNanoseconds
         let part: LoadedPart
         do {
@@ -62,9 +65,11 @@ public final class PartInspection {
         }
         let loaded = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         do {
-            var result = StationResult(try inspector.inspect(part))
+            var result = StationResult(try inspector.inspect(part, cancellation: cancellation))
             result.timings["load_s"] = loaded
             return (result, part)
+        } catch InspectionError.cancelled {
+            throw StationFault.stoppedDuringInspection
         } catch {
             throw StationFault(.model, "part \(views.id): \(error)")
         }

@@ -35,6 +35,10 @@ public struct StationFault: Error, Equatable, Sendable, CustomStringConvertible 
     }
 
     public var description: String { "\(kind.rawValue): \(reason)" }
+
+    /// The station was stopped while a part was being inspected: the part fails, without FAULT.
+    public static let stoppedDuringInspection = StationFault(
+        .stopped, "the station was stopped during the inspection (SIGTERM); the part is failed")
 }
 
 /// A source of parts.

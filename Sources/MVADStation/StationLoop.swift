@@ -5,7 +5,6 @@
 import Foundation
 import MVADCapture
 import MVADInspect
-import Synchronization
 
 /// What starts a part.
 public enum TriggerSource: Sendable, Equatable {
@@ -34,13 +33,9 @@ public struct StationReporter {
     }
 }
 
-/// Set from a signal handler (any thread); the loop fails the current part and stops.
-public final class StationCancellation: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func cancel() { flag.store(true, ordering: .sequentiallyConsistent) }
-    public var isCancelled: Bool { flag.load(ordering: .sequentiallyConsistent) }
-}
+/// The station's stop flag, set from a signal handler (any thread): the loop fails the current
+/// part, interrupting its inspection, and stops.
+public typealias StationCancellation = CancellationFlag
 
 /// Totals of a run.
 public struct StationSummary: Equatable, Sendable {
@@ -62,7 +57,8 @@ public final class StationLoop {
     let heatmaps: Bool
     let notifier: SystemdNotifier?
     let system: any SystemCalls
-    let cancellation: StationCancellation
+    /// Asked between parts, before the inspection, and by the inspection itself.
+    let cancellation: any CancellationCheck
     let reporter: StationReporter
     /// Stop after this many parts (nil: until cancelled or input ends).
     public var maximumParts: Int?
@@ -79,7 +75,7 @@ public final class StationLoop {
     public init(source: PartSource, inspection: PartInspection, handshake: Handshake?,
                 trigger: TriggerSource, rejects: RejectStore?, heatmaps: Bool = true,
                 notifier: SystemdNotifier?, system: any SystemCalls,
-                cancellation: StationCancellation, reporter: StationReporter) {
+                cancellation: any CancellationCheck, reporter: StationReporter) {
         precondition(trigger != .gpio || handshake != nil, "a GPIO trigger needs the handshake")
         self.source = source
         self.inspection = inspection
@@ -192,7 +188,7 @@ public final class StationLoop {
             if cancellation.isCancelled {
                 throw StationFault(.stopped, "the station was stopped (SIGTERM) before the verdict")
             }
-            let inspected = try inspection.inspect(part.views)
+            let inspected = try inspection.inspect(part.views, cancellation: cancellation)
             result = inspected
             for (stage, seconds) in inspected.0.timings { record.stageSeconds[stage] = seconds }
             record.score = inspected.0.score
@@ -205,12 +201,8 @@ public final class StationLoop {
                 healthy = true                            // a part went through: recovered
                 reporter.log(.info, "recovered: part \(number) inspected")
             }
-            // FIXME(stop): an inspection cannot be interrupted, since Inspector has no
-            // cancellation hook; a stop during it waits for it (the CLI exits at 1.8 s anyway).
-            if cancellation.isCancelled {
-                throw StationFault(.stopped, "the station was stopped (SIGTERM) during the "
-                                   + "inspection; the part is failed")
-            }
+            // A stop during the scoring, after the inspection's last check, still fails the part.
+            if cancellation.isCancelled { throw StationFault.stoppedDuringInspection }
         } catch {
             if error.kind == .stopped {
                 record.verdict = .fail

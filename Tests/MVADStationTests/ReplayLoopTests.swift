@@ -1,12 +1,57 @@
 // The replay loop over recorded parts: verdicts and scores equal to `mvad inspect`'s for the
-// same parts (the committed reference), rejected parts saved with their heatmap, and an
-// unreadable part failing with FAULT on the handshake.
+// same parts (the committed reference), rejected parts saved with their heatmap, an
+// unreadable part failing with FAULT on the handshake, and a stop that interrupts an inspection.
 
 import Foundation
 import MVADCapture
 import MVADInspect
 import MVADStation
+import Synchronization
 import XCTest
+
+/// A stop request that comes in the middle of an inspection: once `arm()` is called (when a
+/// part has been acquired), the check with index `firesAt` after it, and every later one,
+/// answers true.
+final class StopDuringInspection: CancellationCheck {
+    private let state = Mutex<(armed: Bool, asked: Int)>((false, 0))
+    let firesAt: Int
+
+    init(firesAt: Int) { self.firesAt = firesAt }
+
+    func arm() { state.withLock { $0.armed = true } }
+
+    /// Checks made since `arm()`.
+    var asked: Int { state.withLock { $0.asked } }
+
+    var isCancelled: Bool {
+        state.withLock { state in
+            guard state.armed else { return false }
+            defer { state.asked += 1 }
+            return state.asked >= firesAt
+        }
+    }
+}
+
+/// A replay source that arms a stop request when it hands out a part.
+final class ArmingSource: PartSource {
+    let replay: ReplaySource
+    let stop: StopDuringInspection
+
+    init(_ replay: ReplaySource, arming stop: StopDuringInspection) {
+        self.replay = replay
+        self.stop = stop
+    }
+
+    var partsPerPass: Int? { replay.partsPerPass }
+
+    func acquire(partNumber: Int) throws(StationFault) -> AcquiredPart {
+        let part = try replay.acquire(partNumber: partNumber)
+        stop.arm()
+        return part
+    }
+
+    func recover() -> Bool { replay.recover() }
+}
 
 final class ReplayLoopTests: XCTestCase {
     /// `mvad inspect`'s lines for the fixture test parts (Fixtures/README.md).
@@ -122,6 +167,51 @@ final class ReplayLoopTests: XCTestCase {
         XCTAssertEqual(object["part_number"] as? Int, 3)
         XCTAssertEqual(object["fault_kind"] as? String, "part_unreadable")
         XCTAssertNotNil((object["process"] as? [String: Any])?["start"])
+    }
+
+    /// A stop while the first part is in the UNet fails that part as stopped (no FAULT, no
+    /// score), presents FAIL with READY low, and ends the loop before a second part.
+    func testStopDuringTheInspectionFailsThePartAndEndsTheLoop() throws {
+        let rig = StationRig()
+        let folder = try replayFolder()
+        // After the part is acquired the loop asks once before the inspection; the inspection
+        // then asks before each of its 7 VAE encodes and before each UNet batch: check 10 is
+        // inside the DDIM inversion.
+        let stop = StopDuringInspection(firesAt: 10)
+        let collector = Collector()
+        let loop = StationLoop(
+            source: ArmingSource(try ReplaySource(folder: folder.path), arming: stop),
+            inspection: try Fixture.inspection(),
+            handshake: try Handshake(profile: rig.handshakeProfile(), system: rig.kernel),
+            trigger: .immediate, rejects: nil, notifier: nil, system: rig.kernel,
+            cancellation: stop, reporter: collector.reporter)
+        loop.maximumParts = 2                           // a loop that ignored the stop goes on
+        let summary = loop.run()
+
+        XCTAssertEqual(collector.records.count, 1)
+        XCTAssertEqual(summary.parts, 1)
+        let record = try XCTUnwrap(collector.records.first)
+        XCTAssertEqual(record.partID, "000")
+        XCTAssertEqual(record.verdict, .fail)
+        XCTAssertFalse(record.fault)
+        XCTAssertNil(record.faultKind)
+        XCTAssertTrue(record.reason?.contains("stopped during the inspection") == true,
+                      record.reason ?? "no reason")
+        // Interrupted, not finished: no score and none of the inspection's stage times.
+        XCTAssertNil(record.score)
+        for stage in ["encode_s", "inversion_s", "features_s", "scoring_s"] {
+            XCTAssertNil(record.stageSeconds[stage], stage)
+        }
+        XCTAssertGreaterThan(stop.asked, 10)
+
+        // FAIL presented, never PASS, READY low after it, everything released at the end.
+        let failUp = try XCTUnwrap(rig.edges("FAIL", to: true).first)
+        XCTAssertTrue(rig.edges("PASS", to: true).isEmpty)
+        XCTAssertTrue(rig.edges("FAULT", to: true).isEmpty)
+        XCTAssertFalse(rig.level("READY", at: failUp + 1))
+        for name in ["READY", "BUSY", "PASS", "FAIL", "RESULT_VALID", "FAULT"] {
+            XCTAssertFalse(rig.level(name, at: rig.kernel.now), name)
+        }
     }
 }
 

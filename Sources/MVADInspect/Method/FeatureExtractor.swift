@@ -40,8 +40,11 @@ public struct FeatureExtractor: Sendable {
 
     /// Features of one part. `observe` sees the batched latents [P, 4, h, w] before the
     /// inversion (timestep 0) and after the step at each timestep (for tests and reports).
+    /// `cancellation` is asked before each VAE encode and each UNet + ControlNet batch; when it
+    /// answers true, this throws `InspectionError.cancelled` and returns nothing.
     public func features(of part: PartImages, modality: Modality,
-                         observe: ((Int, Tensor) -> Void)? = nil) throws -> PartFeatures {
+                         observe: ((Int, Tensor) -> Void)? = nil,
+                         cancellation: (any CancellationCheck)? = nil) throws -> PartFeatures {
         let c = compute
         var timings: [String: Double] = [:]
         let pairs = try makePairs(part, modality: modality)
@@ -50,8 +53,9 @@ public struct FeatureExtractor: Sendable {
         let views = c.map(pairs.images) { $0 * 2 - 1 }                      // [V, 3, S, S]
         // One view at a time: seven 256 px views in one batch would hold about 235 MB per
         // activation of the VAE's first stage; every operator treats images independently.
-        let latents = c.concatBatch(try (0..<views.shape[0]).map {
-            try model.vae.encode(gather(views, [$0]), compute: c)          // [1, 4, h, w]
+        let latents = c.concatBatch(try (0..<views.shape[0]).map { view in
+            try checkCancellation(cancellation, before: "the VAE encode of view \(view)")
+            return try model.vae.encode(gather(views, [view]), compute: c) // [1, 4, h, w]
         })                                                                 // [V, 4, h, w]
         timings["encode_s"] = clock.lap()
 
@@ -60,14 +64,16 @@ public struct FeatureExtractor: Sendable {
         let context = broadcast(model.context, to: x.shape[0])             // [P, L, D]
         observe?(0, x)
         for t in model.settings.timesteps {
-            let epsilon = try predict(x, t: t, context: context, conditions: conditions)
+            let epsilon = try predict(x, t: t, context: context, conditions: conditions,
+                                      cancellation: cancellation)
             model.scheduler.invert(&x.scalars, epsilon: epsilon.scalars,
                                    from: t - model.settings.stepSize, to: t)
             observe?(t, x)
         }
         timings["inversion_s"] = clock.lap()
 
-        let maps = try decoderFeatures(x, context: context, conditions: conditions)  // [P, C, G, G]
+        let maps = try decoderFeatures(x, context: context, conditions: conditions,
+                                       cancellation: cancellation)                // [P, C, G, G]
         var result = PartFeatures(timings: timings)
         switch modality {
         case .both:
@@ -123,8 +129,10 @@ public struct FeatureExtractor: Sendable {
 
     /// The UNet's noise prediction at timestep t, with the ControlNet's residuals when the
     /// pairs have conditions.
-    func predict(_ x: Tensor, t: Int, context: Tensor, conditions: Tensor?) throws -> Tensor {
-        try inBatches(x, context, conditions) { x, context, conditions in
+    func predict(_ x: Tensor, t: Int, context: Tensor, conditions: Tensor?,
+                 cancellation: (any CancellationCheck)? = nil) throws -> Tensor {
+        try inBatches(x, context, conditions, cancellation: cancellation,
+                      stage: "the UNet pass at timestep \(t)") { x, context, conditions in
             let timesteps = [Float](repeating: Float(t), count: x.shape[0])
             let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
                                                  conditions: conditions)
@@ -140,14 +148,21 @@ public struct FeatureExtractor: Sendable {
     /// `body` on consecutive batches of at most `pairsPerBatch` pairs (rows of x, context and
     /// conditions), its results stacked in order: a UNet + ControlNet pass then holds the
     /// activations of one batch, not of all twelve pairs. Every operator treats images
-    /// independently, so the batch size does not change the results.
+    /// independently, so the batch size does not change the results. `cancellation` is asked
+    /// before each batch; `stage` names the pass in its error.
     func inBatches(_ x: Tensor, _ context: Tensor, _ conditions: Tensor?,
+                   cancellation: (any CancellationCheck)? = nil, stage: @autoclosure () -> String,
                    _ body: (Tensor, Tensor, Tensor?) throws -> Tensor) throws -> Tensor {
         let count = x.shape[0]
         let size = max(1, pairsPerBatch)
-        guard count > size else { return try body(x, context, conditions) }
+        guard count > size else {
+            try checkCancellation(cancellation, before: "\(stage()) (pairs 0..<\(count))")
+            return try body(x, context, conditions)
+        }
         let results = try stride(from: 0, to: count, by: size).map { first in
             let rows = Array(first..<min(count, first + size))
+            try checkCancellation(cancellation,
+                                  before: "\(stage()) (pairs \(first)..<\(first + rows.count))")
             return try body(gather(x, rows), gather(context, rows),
                             conditions.map { gather($0, rows) })
         }
@@ -163,12 +178,15 @@ public struct FeatureExtractor: Sendable {
     }
 
     /// The feature blocks' outputs at the last timestep, each resized to the grid, concatenated.
-    func decoderFeatures(_ x: Tensor, context: Tensor, conditions: Tensor?) throws -> Tensor {
+    func decoderFeatures(_ x: Tensor, context: Tensor, conditions: Tensor?,
+                         cancellation: (any CancellationCheck)? = nil) throws -> Tensor {
         let settings = model.settings
         let t = settings.timesteps[settings.timesteps.count - 1]
         let deepest = settings.featureBlocks.max() ?? 0
         let grid = settings.gridSize
-        return try inBatches(x, context, conditions) { x, context, conditions in
+        let stage = "the feature pass at timestep \(t)"
+        return try inBatches(x, context, conditions, cancellation: cancellation,
+                             stage: stage) { x, context, conditions in
             let timesteps = [Float](repeating: Float(t), count: x.shape[0])
             let residuals = try controlResiduals(x, timesteps: timesteps, context: context,
                                                  conditions: conditions)
@@ -216,6 +234,9 @@ public enum InspectionError: Error, CustomStringConvertible, Equatable {
     case bankDoesNotFit(path: String, problem: String)
     case badViewShape(view: String, found: [Int], expected: [Int])
     case internalState(String)
+    /// The caller's cancellation check answered true; `before` names the step that did not run.
+    /// Nothing of the part's result is returned.
+    case cancelled(before: String)
 
     public var description: String {
         switch self {
@@ -227,6 +248,8 @@ public enum InspectionError: Error, CustomStringConvertible, Equatable {
             return "bank file \(path) \(problem)"
         case let .internalState(what):
             return "internal error: \(what)"
+        case let .cancelled(stage):
+            return "the inspection was cancelled before \(stage)"
         }
     }
 }

@@ -81,9 +81,15 @@ public struct Inspector: Sendable {
         }
     }
 
-    public func inspect(_ part: LoadedPart) throws -> InspectionResult {
+    /// The verdict on one part. `cancellation` is asked before each VAE encode, each UNet +
+    /// ControlNet batch and the scoring; when it answers true, this throws
+    /// `InspectionError.cancelled` (never a partial result). Without it nothing changes.
+    public func inspect(_ part: LoadedPart,
+                        cancellation: (any CancellationCheck)? = nil) throws -> InspectionResult {
         let features = try extractor.features(
-            of: PartImages(lights: part.lights, normals: part.normals), modality: modality)
+            of: PartImages(lights: part.lights, normals: part.normals), modality: modality,
+            cancellation: cancellation)
+        try checkCancellation(cancellation, before: "the scoring")
         var clock = Stopwatch()
         var maps: [MemoryBank.Modality: Tensor] = [:]
         maps[.rgb] = features.rgb

@@ -113,9 +113,10 @@ enum RunCommand: Command {
         return text
     }
 
-    /// SIGTERM and SIGINT set the cancellation flag; if the loop has not finished 1.8 s later
-    /// (a long inspection), the process ends with status 0 and the kernel releases the lines,
-    /// which reads as "not OK" at the PLC.
+    /// SIGTERM and SIGINT set the cancellation flag, which also interrupts an inspection between
+    /// its steps; if the loop has not finished 1.8 s later (one step longer than that), the
+    /// process ends with status 0 and the kernel releases the lines, which reads as "not OK" at
+    /// the PLC.
     static func watchSignals(_ cancellation: StationCancellation) -> [DispatchSourceSignal] {
         [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
