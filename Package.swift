@@ -81,7 +81,7 @@ let package = Package(
         // rejected-part store, systemd notify (docs/STATION.md).
         .target(
             name: "MVADStation",
-            dependencies: ["MVADCapture", "MVADInspect", "MVADEngine"]
+            dependencies: ["MVADCapture", "MVADInspect", "MVADEngine", "MVADPack"]
         ),
         // The command-line tool: the only place that prints.
         .executableTarget(
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "MVADStationTests",
             dependencies: ["MVADStation", "MVADCapture", "MVADCaptureEmulation", "MVADInspect",
-                           "MVADEngine"],
+                           "MVADEngine", "MVADPack"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -4,6 +4,7 @@
 import Foundation
 import MVADEngine
 import MVADInspect
+import MVADPack
 
 /// An inspection result with the stage timings of the station (load_s added).
 public struct StationResult: Sendable {
@@ -40,7 +41,17 @@ public final class PartInspection {
         } else {
             model = try InspectionModel.load(folder: profile.path)
         }
-        let banks = try BankFile(path: profile.bank)
+        let banks: BankFile
+        if let bank = profile.bank {
+            banks = try BankFile(path: bank)
+        } else {
+            let pack = try PackFile(path: profile.path)
+            guard BankFile.isStored(in: pack) else {
+                throw StationFault(.model, "\(profile.path) holds no banks: set model.bank in the "
+                                   + "profile, or store them with mvad convert --bank")
+            }
+            banks = try BankFile(pack: pack)
+        }
         inspector = try Inspector(model: model, banks: banks, modality: modality,
                                   compute: Compute(threads: profile.threads),
                                   threshold: profile.threshold)

@@ -104,7 +104,7 @@ extension StationProfile {
         }
         var copy = self
         copy.model.path = absolute(model.path)
-        copy.model.bank = absolute(model.bank)
+        copy.model.bank = model.bank.map(absolute)
         copy.replay?.parts = absolute(replay?.parts ?? "")
         copy.rejects?.folder = absolute(rejects?.folder ?? "")
         copy.workFolder = absolute(workFolder)
@@ -200,9 +200,12 @@ extension StationProfile {
             issues.append(ProfileIssue(key: "model.path", message: "\(model.path) does not exist "
                                        + "(a .mvad pack or a model folder)"))
         }
-        if !exists(model.bank, folder: false) {
-            issues.append(ProfileIssue(key: "model.bank", message: "\(model.bank) is not a file "
+        if let bank = model.bank, !exists(bank, folder: false) {
+            issues.append(ProfileIssue(key: "model.bank", message: "\(bank) is not a file "
                                        + "(build one with mvad bank build)"))
+        } else if model.bank == nil, exists(model.path, folder: true) {
+            issues.append(ProfileIssue(key: "model.bank", message: "is needed with a model "
+                                       + "folder; only a .mvad pack can hold its banks"))
         }
         if source == .replay, let replay, !exists(replay.parts, folder: true) {
             issues.append(ProfileIssue(key: "replay.parts",

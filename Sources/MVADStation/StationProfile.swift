@@ -65,8 +65,9 @@ public struct StationProfile: Codable, Equatable, Sendable {
 public struct ModelProfile: Codable, Equatable, Sendable {
     /// A .mvad pack or a model folder.
     public var path: String
-    /// The bank file from `mvad bank build`.
-    public var bank: String
+    /// The bank file from `mvad bank build`; nil: the banks stored in the pack
+    /// (`mvad convert --bank`).
+    public var bank: String?
     /// The verdict threshold; nil: the one stored with the bank (one must exist).
     public var threshold: Double?
     /// `both`, `rgb` or `normals`.
@@ -77,7 +78,7 @@ public struct ModelProfile: Codable, Equatable, Sendable {
         case path, bank, threshold, modality, threads
     }
 
-    public init(path: String, bank: String, threshold: Double? = nil) {
+    public init(path: String, bank: String?, threshold: Double? = nil) {
         self.path = path
         self.bank = bank
         self.threshold = threshold
@@ -87,7 +88,7 @@ public struct ModelProfile: Codable, Equatable, Sendable {
         try StrictDecoding.rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.decode(String.self, forKey: .path)
-        bank = try c.decode(String.self, forKey: .bank)
+        bank = try c.decodeIfPresent(String.self, forKey: .bank)
         threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
         modality = try c.decodeIfPresent(String.self, forKey: .modality) ?? "both"
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 4

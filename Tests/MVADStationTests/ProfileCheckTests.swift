@@ -81,8 +81,13 @@ final class ProfileCheckTests: XCTestCase {
     }
 
     func testMissingAndWrongTypedKeysNameTheirPath() throws {
-        let missing = try write { $0["model"] = ["path": Fixture.models] }
-        XCTAssertEqual(issues(missing), [ProfileIssue(key: "model.bank", message: "missing (required)")])
+        let missing = try write { $0["model"] = ["bank": Fixture.bank] }
+        XCTAssertEqual(issues(missing), [ProfileIssue(key: "model.path", message: "missing (required)")])
+        // Only a pack can hold banks: a model folder without model.bank is refused.
+        let folder = try write { $0["model"] = ["path": Fixture.models] }
+        XCTAssertEqual(issues(folder), [ProfileIssue(
+            key: "model.bank", message: "is needed with a model folder; only a .mvad pack can hold "
+                + "its banks")])
         let typed = try write { $0["model"] = ["path": Fixture.models, "bank": Fixture.bank,
                                                "threads": "two"] }
         XCTAssertEqual(issues(typed).first?.key, "model.threads")

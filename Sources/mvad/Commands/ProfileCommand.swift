@@ -44,7 +44,7 @@ enum ProfileCommand: Command {
             throw CommandFailure(report(StationProfileError(file: path, issues: issues)))
         }
         var parts = ["source \(profile.source.rawValue)", "model \(profile.model.path)",
-                     "bank \(profile.model.bank)"]
+                     "bank \(profile.model.bank ?? "stored in the pack")"]
         if let replay = profile.replay { parts.append("replay \(replay.parts)") }
         if let handshake = profile.handshake {
             parts.append("handshake \(handshake.chip) (\(handshake.resultMode.rawValue))")
