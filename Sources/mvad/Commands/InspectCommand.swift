@@ -19,6 +19,9 @@ enum InspectCommand: Command {
                    help: "verdict threshold (default: the one stored with the bank)"),
         OptionSpec(name: "--heatmap", value: "FILE.png",
                    help: "write the heatmap picture (several parts: FILE-<id>.png)"),
+        OptionSpec(name: "--text", value: nil,
+                   help: "one line per part for people instead of JSON (with the mask's truth "
+                       + "when the part has a mask)"),
         InspectSupport.modalityOption,
         InspectSupport.threadsOption,
     ]
@@ -29,7 +32,9 @@ enum InspectCommand: Command {
         Output, one line per part: {"part", "verdict" ("pass", "fail", or "unknown" without a
         threshold), "score" (fused), "rgb_score", "normals_score", "threshold",
         "threshold_source", "modality", "timings_s" {load, encode, inversion, features,
-        scoring}}. A part fails when its score is at or above the threshold.
+        scoring}}. A part fails when its score is at or above the threshold. --text prints
+        "<id>  PASS|FAIL  score S < or >= T  (rgb R, normals N)  <total> s" instead, with
+        "mask: good" or "mask: defective" when the part has a mask file.
         The heatmap shows the all-lights view (image_5) with the fused anomaly map on a fixed
         colour scale anchored at the threshold (yellow = threshold, red = twice it), then the
         RGB and normal-map anomaly maps, each on the scale of its share of the threshold; a
@@ -67,11 +72,15 @@ enum InspectCommand: Command {
         for views in parts {
             var clock = DispatchTime.now().uptimeNanoseconds
             let part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
-                                           includeMask: false)
+                                           includeMask: args.has("--text"))
             let load = Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
             clock = DispatchTime.now().uptimeNanoseconds
             let result = try inspector.inspect(part)
-            print(jsonLine(result, modality: modality, load: load))
+            if args.has("--text") {
+                print(textLine(result, load: load, mask: part.mask))
+            } else {
+                print(jsonLine(result, modality: modality, load: load))
+            }
             if let heatmap = args.string("--heatmap") {
                 let path = parts.count == 1 ? heatmap : insertSuffix(views.id, into: heatmap)
                 try writeHeatmap(result, part: part,
@@ -96,6 +105,26 @@ enum InspectCommand: Command {
         object["threshold"] = r.threshold ?? NSNull()
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One line for people: verdict, score against the threshold, the modalities' scores, the
+    /// time, and the mask's truth when there is a mask.
+    static func textLine(_ r: InspectionResult, load: Double, mask: Tensor?) -> String {
+        let verdict = r.passed.map { $0 ? "PASS" : "FAIL" } ?? "----"
+        var line = r.partID + "  " + verdict + String(format: "  score %.4f", r.score)
+        if let threshold = r.threshold {
+            line += (r.score < threshold ? " <  " : " >= ") + String(format: "%.4f", threshold)
+        }
+        let scores = [("rgb", r.rgbScore), ("normals", r.normalsScore)].compactMap { name, value in
+            value.map { name + String(format: " %.4f", $0) }
+        }
+        if !scores.isEmpty { line += "  (" + scores.joined(separator: ", ") + ")" }
+        let total = load + r.timings.values.reduce(0, +)
+        line += String(format: "  %.2f s", total)
+        if let mask {
+            line += mask.scalars.contains { $0 > 0 } ? "  mask: defective" : "  mask: good"
+        }
+        return line
     }
 
     static func insertSuffix(_ id: String, into path: String) -> String {
