@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "MVADStationTests",
             dependencies: ["MVADStation", "MVADCapture", "MVADCaptureEmulation", "MVADInspect",
-                           "MVADEngine", "MVADPack"],
+                           "MVADEngine", "MVADPack", "MVADSynth"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
