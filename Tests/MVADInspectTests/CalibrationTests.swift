@@ -108,7 +108,7 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(result.separation, .overlapping(
             good: [PartScore(id: "g4", score: 4), PartScore(id: "g5", score: 5)],
             bad: [PartScore(id: "b1", score: 4)]))
-        XCTAssertTrue(result.warnings.contains { $0.contains("g4 (4.0), g5 (5.0)") })
+        XCTAssertTrue(result.warnings.contains { $0.contains("g4 (4), g5 (5)") })
         XCTAssertEqual(try calibrate(good: [1, 2, 3, 4, 5], bad: [4, 6, 7], .maxF1).threshold, 5.5)
     }
 

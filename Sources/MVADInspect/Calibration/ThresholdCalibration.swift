@@ -191,7 +191,7 @@ public enum ThresholdCalibration {
     }
 
     private static func list(_ parts: [PartScore]) -> String {
-        parts.map { "\($0.id) (\($0.score))" }.joined(separator: ", ")
+        parts.map { "\($0.id) (" + String(format: "%.4g", $0.score) + ")" }.joined(separator: ", ")
     }
 
     static func percent(_ rate: Double) -> String {
