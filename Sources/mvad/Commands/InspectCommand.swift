@@ -31,7 +31,8 @@ enum InspectCommand: Command {
         summary: summary, specs: specs, details: """
         Output, one line per part: {"part", "verdict" ("pass", "fail", or "unknown" without a
         threshold), "score" (fused), "rgb_score", "normals_score", "threshold",
-        "threshold_source", "modality", "timings_s" {load, encode, inversion, features,
+        "threshold_source", "threshold_provenance" (a calibrated threshold: strategy, date,
+        counts, statistics), "modality", "timings_s" {load, encode, inversion, features,
         scoring}}. A part fails when its score is at or above the threshold. --text prints
         "<id>  PASS|FAIL  score S < or >= T  (rgb R, normals N)  <total> s" instead, with
         "mask: good" or "mask: defective" when the part has a mask file.
@@ -63,6 +64,11 @@ enum InspectCommand: Command {
                                       compute: compute, threshold: threshold)
         var parts = try InspectSupport.parts(at: partPath, category: nil,
                                              split: .testPublic)
+        let provenance = banks.provenance.filter { $0.key.hasPrefix("calibration.") }
+        if args.has("--text") {
+            print(threshold.map { String(format: "threshold %.6g (command line)", $0) }
+                  ?? "threshold " + InspectSupport.thresholdSummary(banks))
+        }
         if let id = args.string("--id") {
             parts = parts.filter { $0.id == id }
             guard !parts.isEmpty else {
@@ -79,7 +85,8 @@ enum InspectCommand: Command {
             if args.has("--text") {
                 print(textLine(result, load: load, mask: part.mask))
             } else {
-                print(jsonLine(result, modality: modality, load: load))
+                print(jsonLine(result, modality: modality, load: load,
+                               provenance: threshold == nil ? provenance : [:]))
             }
             if let heatmap = args.string("--heatmap") {
                 let path = parts.count == 1 ? heatmap : insertSuffix(views.id, into: heatmap)
@@ -90,7 +97,8 @@ enum InspectCommand: Command {
         }
     }
 
-    static func jsonLine(_ r: InspectionResult, modality: Modality, load: Double) -> String {
+    static func jsonLine(_ r: InspectionResult, modality: Modality, load: Double,
+                         provenance: [String: String] = [:]) -> String {
         var timings = r.timings
         timings["load_s"] = load
         var object: [String: Any] = [
@@ -103,6 +111,11 @@ enum InspectCommand: Command {
         object["rgb_score"] = r.rgbScore ?? NSNull()
         object["normals_score"] = r.normalsScore ?? NSNull()
         object["threshold"] = r.threshold ?? NSNull()
+        if !provenance.isEmpty {
+            object["threshold_provenance"] = Dictionary(uniqueKeysWithValues: provenance.map {
+                (String($0.key.dropFirst("calibration.".count)), $0.value)
+            })
+        }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -31,6 +31,22 @@ enum InspectSupport {
                          + "(store them with mvad convert --bank)")
     }
 
+    /// The bank file's threshold and where it came from, in one line: the value, then for a
+    /// calibrated threshold the strategy, date, part counts and error counts.
+    static func thresholdSummary(_ banks: BankFile) -> String {
+        guard let threshold = banks.threshold else { return "none stored" }
+        var text = String(format: "%.6g", threshold)
+        let p = banks.provenance
+        guard let strategy = p["calibration.strategy"] else {
+            return text + " (" + (p["threshold_source"] ?? "set when the bank was built") + ")"
+        }
+        text += " (mvad calibrate, \(strategy), \(p["calibration.calibration_date"] ?? "undated"); "
+            + "\(p["calibration.good_count"] ?? "?") good parts, \(p["calibration.bad_count"] ?? "0")"
+            + " bad; false rejects \(p["calibration.false_rejects"] ?? "?"), false accepts "
+            + "\(p["calibration.false_accepts"] ?? "?"))"
+        return text
+    }
+
     static func modality(_ args: ParsedArguments) throws -> Modality {
         let value = try args.choice("--modality", from: Modality.allCases.map(\.rawValue),
                                     default: "both") ?? "both"

@@ -2,6 +2,7 @@
 // it holds (header, metadata, table on open; each tensor's data and the padding on verify).
 
 import Foundation
+import MVADInspect
 import MVADPack
 
 enum InfoCommand: Command {
@@ -26,6 +27,14 @@ enum InfoCommand: Command {
         print("\(pack.path): .mvad format \(pack.majorVersion).\(pack.minorVersion), "
               + "\(pack.entries.count) tensors, metadata \(pack.metadataJSON.count) bytes")
         printMetadata(pack.metadataObject())
+        if BankFile.isStored(in: pack) {
+            let banks = try BankFile(pack: pack)
+            print("\nbanks: " + banks.banks.keys.sorted().map { modality in
+                let bank = banks.banks[modality]
+                return "\(modality.rawValue) \(bank?.count ?? 0) x \(bank?.channels ?? 0)"
+            }.joined(separator: ", "))
+            print("threshold: " + InspectSupport.thresholdSummary(banks))
+        }
         printTable(pack.entries)
     }
 
