@@ -19,7 +19,8 @@ final class DemoPackTests: XCTestCase {
     private func recordedScores() throws -> ([PartScore], [PartScore]) {
         let url = Self.models.appendingPathComponent("demo-calibration.csv")
         var good: [PartScore] = [], bad: [PartScore] = []
-        for line in try String(contentsOf: url, encoding: .utf8).split(separator: "\n").dropFirst() {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: ",").map(String.init)
             XCTAssertEqual(fields.count, 4, String(line))
             let part = PartScore(id: fields[0], score: try XCTUnwrap(Double(fields[2])))
@@ -57,7 +58,8 @@ final class DemoPackTests: XCTestCase {
         let (good, _) = try recordedScores()
         let recorded = try XCTUnwrap(good.first { $0.id == "000" }).score
         let root = try temporaryFolder()
-        let synth = try SynthDataset(category: "SynthCandy", masterSeed: 1, settings: SynthSettings())
+        let synth = try SynthDataset(category: "SynthCandy", masterSeed: 1,
+                                     settings: SynthSettings())
         try synth.write(to: root, counts: SplitCounts(train: 0, val: 1, test: 0))
         let folder = root.appendingPathComponent("SynthCandy/val/data")
         let views = try XCTUnwrap(PartFolder.part(id: "000", in: folder))

@@ -82,7 +82,8 @@ final class ProfileCheckTests: XCTestCase {
 
     func testMissingAndWrongTypedKeysNameTheirPath() throws {
         let missing = try write { $0["model"] = ["bank": Fixture.bank] }
-        XCTAssertEqual(issues(missing), [ProfileIssue(key: "model.path", message: "missing (required)")])
+        XCTAssertEqual(issues(missing),
+                       [ProfileIssue(key: "model.path", message: "missing (required)")])
         // Only a pack can hold banks: a model folder without model.bank is refused.
         let folder = try write { $0["model"] = ["path": Fixture.models] }
         XCTAssertEqual(issues(folder), [ProfileIssue(

@@ -2,8 +2,11 @@
 // banks together with how it was chosen.
 
 import Foundation
+import MVADCapture
 import MVADEngine
 import MVADInspect
+import MVADPack
+import MVADStation
 
 enum CalibrateCommand: Command {
     static let name = "calibrate"
@@ -27,12 +30,21 @@ enum CalibrateCommand: Command {
         OptionSpec(name: "--plot", value: "FILE.png",
                    help: "write the score histogram (good green, bad red, threshold white, margin "
                        + "band shaded) and, with bad parts, the ROC curve"),
+        OptionSpec(name: "--profile", value: "P",
+                   help: "live: take the sample parts through this station profile's camera and "
+                       + "lights (or replay folder), one per prompt on the terminal"),
+        OptionSpec(name: "--good-count", value: "N", help: "live: good parts to take"),
+        OptionSpec(name: "--bad-count", value: "M", help: "live: bad parts to take (default 0)"),
+        OptionSpec(name: "--write-profile", value: nil,
+                   help: "live: write the threshold into the profile's model.threshold"),
         InspectSupport.modalityOption,
         InspectSupport.threadsOption,
     ]
 
     static let help = helpText(
-        usage: "mvad calibrate --model M --bank BANK --good DIR [--bad DIR] [-o BANK]",
+        usage: "mvad calibrate --model M --bank BANK --good DIR [--bad DIR] [-o BANK]\n"
+            + "       mvad calibrate --profile P --good-count N [--bad-count M] "
+            + "[--write-profile] [-o BANK]",
         summary: summary, specs: specs, details: """
         Scores every sample part with the model and bank, then chooses the threshold (a part
         fails when its score is at or above it). automatic: with bad parts that separate from
@@ -42,18 +54,22 @@ enum CalibrateCommand: Command {
         cannot be shown. Parts whose views fail to load are skipped and listed, never scored.
         The threshold and its provenance (date, counts, strategy, statistics) are written
         into the bank file, so `mvad inspect` uses and reports them.
+        Live (--profile): the model and banks are the profile's, and each part is taken the
+        way the station takes it, after a prompt on standard error: Enter takes the part, s
+        skips it, q stops that label; the end of standard input stops. --write-profile sets
+        model.threshold in the profile (every other key kept; the provenance then lives only
+        in the -o bank file, if given); give --write-profile, -o BANK, or both.
         """)
 
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
         try args.noPositional()
+        if args.string("--profile") != nil { return try runLive(args) }
+        for live in ["--good-count", "--bad-count", "--write-profile"] where args.has(live) {
+            throw UsageError(message: "calibrate: \(live) goes with --profile")
+        }
         let modality = try InspectSupport.modality(args)
-        let strategyName = try args.choice("--strategy", from: CalibrationStrategy.allCases.map(\.rawValue),
-                                           default: CalibrationStrategy.automatic.rawValue)
-        let options = CalibrationOptions(
-            strategy: CalibrationStrategy(rawValue: strategyName ?? "") ?? .automatic,
-            margin: Double(try args.float("--margin", default: 0.05) ?? 0.05),
-            targetFalseRejectRate: Double(try args.float("--target-false-reject", default: 0.01) ?? 0.01))
+        let options = try options(args)
         let compute = Compute(threads: try args.int("--threads", range: 1...256))
         let modelPath = try args.required("--model")
         let bankPath = args.string("--bank")
@@ -85,6 +101,83 @@ enum CalibrateCommand: Command {
         for (key, value) in result.provenance { banks.provenance["calibration." + key] = value }
         banks.provenance["threshold_source"] = "mvad calibrate"
         try banks.write(to: output)
+        try writeExtras(args, good: good, bad: bad, result: result)
+        print(report(result, output: output))
+    }
+
+    static func options(_ args: ParsedArguments) throws -> CalibrationOptions {
+        let strategyName = try args.choice("--strategy", from: CalibrationStrategy.allCases.map(\.rawValue),
+                                           default: CalibrationStrategy.automatic.rawValue)
+        return CalibrationOptions(
+            strategy: CalibrationStrategy(rawValue: strategyName ?? "") ?? .automatic,
+            margin: Double(try args.float("--margin", default: 0.05) ?? 0.05),
+            targetFalseRejectRate: Double(try args.float("--target-false-reject", default: 0.01) ?? 0.01))
+    }
+
+    /// `--profile P`: sample parts taken live through the station's part source.
+    static func runLive(_ args: ParsedArguments) throws {
+        for folderOption in ["--model", "--bank", "--good", "--bad", "--modality"]
+        where args.string(folderOption) != nil {
+            throw UsageError(message: "calibrate: \(folderOption) is for recorded parts; with "
+                             + "--profile the model, banks and views come from the profile")
+        }
+        guard let goodCount = try args.int("--good-count", range: 1...100_000) else {
+            throw UsageError(message: "calibrate: --profile needs --good-count N")
+        }
+        let badCount = try args.int("--bad-count", range: 0...100_000) ?? 0
+        let output = args.string("-o")
+        guard output != nil || args.has("--write-profile") else {
+            throw UsageError(message: "calibrate: say where the threshold goes: --write-profile, "
+                             + "-o BANK, or both")
+        }
+        if let output { try InspectSupport.checkWritable(output, what: "bank file") }
+        let options = try options(args)
+        let profilePath = try args.required("--profile")
+        let profile: StationProfile
+        do {
+            profile = try StationProfile.load(path: profilePath)
+        } catch {
+            throw CommandFailure(ProfileCommand.report(error))
+        }
+        InspectSupport.log("station '\(profile.station)': loading model \(profile.model.path)")
+        let inspection = try PartInspection(profile: profile.model)
+        let source = try RunCommand.partSource(profile, system: LinuxSystemCalls())
+        var live = LiveCalibration(source: source, inspection: inspection) { prompt in
+            FileHandle.standardError.write(Data(("mvad: " + prompt + " ").utf8))
+            return readLine()
+        }
+        let good = live.collect(label: "good", count: goodCount)
+        let bad = live.collect(label: "bad", count: badCount)   // at once empty after EOF
+        for skipped in good.skipped + bad.skipped {
+            InspectSupport.log("not scored: \(skipped.name): \(skipped.reason)")
+        }
+        let result = try ThresholdCalibration.calibrate(good: good.scored, bad: bad.scored,
+                                                        options: options)
+        var written: [String] = []
+        if let output {
+            var banks: BankFile
+            if let bank = profile.model.bank {
+                banks = try BankFile(path: bank)
+            } else {
+                banks = try BankFile(pack: try PackFile(path: profile.model.path))
+            }
+            banks.threshold = result.threshold
+            for (key, value) in result.provenance { banks.provenance["calibration." + key] = value }
+            banks.provenance["threshold_source"] = "mvad calibrate --profile"
+            try banks.write(to: output)
+            written.append(output)
+        }
+        if args.has("--write-profile") {
+            try StationProfile.writeThreshold(result.threshold, toProfileAt: profilePath)
+            _ = try StationProfile.load(path: profilePath)      // still a valid profile
+            written.append(profilePath + " (model.threshold)")
+        }
+        try writeExtras(args, good: good.scored, bad: bad.scored, result: result)
+        print(report(result, output: written.joined(separator: " and ")))
+    }
+
+    static func writeExtras(_ args: ParsedArguments, good: [PartScore], bad: [PartScore],
+                            result: CalibrationResult) throws {
         if let csv = args.string("--csv") {
             let text = ThresholdCalibration.partsCSV(good: good, bad: bad, threshold: result.threshold)
             try Data(text.utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
@@ -94,7 +187,6 @@ enum CalibrateCommand: Command {
             try ImageWriter.writePNG(CalibrationPicture.render(good: good, bad: bad, result: result,
                                                                roc: roc), path: plot)
         }
-        print(report(result, output: output))
     }
 
     /// Image scores of every part under `path`; parts that fail to load are listed and skipped.

@@ -36,6 +36,18 @@ enum RunCommand: Command {
         WATCHDOG=1 at half of WATCHDOG_USEC and STOPPING=1 are sent. See docs/STATION.md.
         """)
 
+    /// The profile's part source: its replay folder, or its camera and lights.
+    static func partSource(_ profile: StationProfile, system: any SystemCalls) throws -> PartSource {
+        switch profile.source {
+        case .replay:
+            return try ReplaySource(folder: profile.replay?.parts ?? "")
+        case .capture:
+            guard let capture = profile.capture else { throw CommandFailure("no capture section") }
+            return try CaptureSource(profile: capture, workFolder: profile.workFolder,
+                                     system: system)
+        }
+    }
+
     static func run(_ arguments: [String]) throws {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
         try args.noPositional()
@@ -53,15 +65,7 @@ enum RunCommand: Command {
         let system = LinuxSystemCalls()
         log(.info, "station '\(profile.station)': loading model \(profile.model.path)")
         let inspection = try PartInspection(profile: profile.model)
-        let source: PartSource
-        switch profile.source {
-        case .replay:
-            source = try ReplaySource(folder: profile.replay?.parts ?? "")
-        case .capture:
-            guard let capture = profile.capture else { throw CommandFailure("no capture section") }
-            source = try CaptureSource(profile: capture, workFolder: profile.workFolder,
-                                       system: system)
-        }
+        let source = try partSource(profile, system: system)
         var handshake: Handshake?
         if let lines = profile.handshake, !args.has("--no-gpio") {
             handshake = try Handshake(profile: lines, system: system)
