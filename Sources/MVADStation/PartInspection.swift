@@ -28,7 +28,9 @@ public final class PartInspection {
 
     /// Loads the model (a .mvad pack or a folder) and the bank; the verdict needs a threshold,
     /// from the profile or stored with the bank.
-    public init(profile: ModelProfile) throws {
+    /// `requireThreshold` false: for calibration, which scores parts before any threshold
+    /// exists.
+    public init(profile: ModelProfile, requireThreshold: Bool = true) throws {
         guard let modality = Modality(rawValue: profile.modality) else {
             throw StationFault(.model, "model.modality '\(profile.modality)' is not both, rgb "
                                + "or normals")
@@ -55,7 +57,7 @@ public final class PartInspection {
         inspector = try Inspector(model: model, banks: banks, modality: modality,
                                   compute: Compute(threads: profile.threads),
                                   threshold: profile.threshold)
-        guard inspector.threshold != nil else {
+        guard inspector.threshold != nil || !requireThreshold else {
             throw StationFault(.model, "no threshold: set model.threshold in the profile or store "
                                + "one with the bank (mvad calibrate)")
         }

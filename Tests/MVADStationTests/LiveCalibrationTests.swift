@@ -43,6 +43,20 @@ final class LiveCalibrationTests: XCTestCase {
         XCTAssertEqual(script.prompts.count, 5)
     }
 
+    /// A station being calibrated may have no threshold yet: calibration can still score.
+    func testCalibrationNeedsNoThresholdButTheStationDoes() throws {
+        let profile = ModelProfile(path: Fixture.models, bank: Fixture.bank)   // bank: none stored
+        XCTAssertThrowsError(try PartInspection(profile: profile)) { error in
+            XCTAssertTrue("\(error)".contains("no threshold"), "\(error)")
+        }
+        let scoring = try PartInspection(profile: profile, requireThreshold: false)
+        XCTAssertNil(scoring.inspector.threshold)
+        let views = try XCTUnwrap(PartFolder.part(id: "000",
+                                                  in: URL(fileURLWithPath: Fixture.testParts)))
+        XCTAssertEqual(try scoring.inspect(views).0.score,
+                       try Fixture.inspection().inspect(views).0.score)
+    }
+
     func testQuitStopsOneLabelOnly() throws {
         let script = Script(["q", "", ""])
         var live = LiveCalibration(source: try ReplaySource(folder: Fixture.testParts),

@@ -140,7 +140,7 @@ enum CalibrateCommand: Command {
             throw CommandFailure(ProfileCommand.report(error))
         }
         InspectSupport.log("station '\(profile.station)': loading model \(profile.model.path)")
-        let inspection = try PartInspection(profile: profile.model)
+        let inspection = try PartInspection(profile: profile.model, requireThreshold: false)
         let source = try RunCommand.partSource(profile, system: LinuxSystemCalls())
         var live = LiveCalibration(source: source, inspection: inspection) { prompt in
             FileHandle.standardError.write(Data(("mvad: " + prompt + " ").utf8))
@@ -150,6 +150,10 @@ enum CalibrateCommand: Command {
         let bad = live.collect(label: "bad", count: badCount)   // at once empty after EOF
         for skipped in good.skipped + bad.skipped {
             InspectSupport.log("not scored: \(skipped.name): \(skipped.reason)")
+        }
+        guard !good.scored.isEmpty else {
+            throw CommandFailure("no good part was scored, so no threshold was chosen; nothing "
+                                 + "was written")
         }
         let result = try ThresholdCalibration.calibrate(good: good.scored, bad: bad.scored,
                                                         options: options)
