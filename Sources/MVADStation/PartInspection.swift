@@ -91,22 +91,9 @@ public final class PartInspection {
     /// The heatmap picture of a result (the all-lights view, or the normal map for normals-only
     /// inspection, under the fused anomaly map anchored at the threshold), as a PNG.
     public func writeHeatmap(_ result: StationResult, part: LoadedPart, to url: URL) throws {
-        let view: Tensor
-        if let lights = part.lights {
-            let plane = lights.count / 6
-            view = Tensor(shape: Array(lights.shape.dropFirst()),
-                          scalars: Array(lights.scalars[(5 * plane)..<(6 * plane)]))
-        } else if let normals = part.normals {
-            view = Tensor(shape: Array(normals.shape.dropFirst()), scalars: normals.scalars)
-        } else {
-            return
-        }
-        let anchor = Float(result.threshold ?? result.score)
-        let picture = try HeatmapPicture.render(
-            view: view, rgbGrid: result.scores.modalities[.rgb]?.gridMap,
-            normalsGrid: result.scores.modalities[.normals]?.gridMap,
-            rgbWeight: model.settings.rgbWeight, normalsWeight: model.settings.normalsWeight,
-            threshold: max(anchor, 1e-12))
+        guard let picture = try HeatmapPicture.render(
+            result.inspection, part: part, rgbWeight: model.settings.rgbWeight,
+            normalsWeight: model.settings.normalsWeight) else { return }
         try ImageWriter.writePNG(picture, to: url)
     }
 }

@@ -114,3 +114,28 @@ public enum HeatmapPicture {
         return stops[stops.count - 1].1
     }
 }
+
+extension HeatmapPicture {
+    /// The picture of one inspection: the all-lights view (image_5), or the normal map when
+    /// only normals were inspected, under the anomaly maps weighted as the score weighs them,
+    /// on the scale of the threshold (or of the part's own score without one). nil when the
+    /// part has no view to draw on.
+    public static func render(_ result: InspectionResult, part: LoadedPart, rgbWeight: Double,
+                              normalsWeight: Double) throws -> Image? {
+        let view: Tensor
+        if let lights = part.lights {
+            let plane = lights.count / 6
+            view = Tensor(shape: Array(lights.shape.dropFirst()),
+                          scalars: Array(lights.scalars[(5 * plane)..<(6 * plane)]))
+        } else if let normals = part.normals {
+            view = Tensor(shape: Array(normals.shape.dropFirst()), scalars: normals.scalars)
+        } else {
+            return nil
+        }
+        let anchor = Float(result.threshold ?? result.score)
+        return try render(view: view, rgbGrid: result.scores.modalities[.rgb]?.gridMap,
+                          normalsGrid: result.scores.modalities[.normals]?.gridMap,
+                          rgbWeight: rgbWeight, normalsWeight: normalsWeight,
+                          threshold: max(anchor, 1e-12))
+    }
+}

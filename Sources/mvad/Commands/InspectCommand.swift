@@ -149,23 +149,11 @@ enum InspectCommand: Command {
 
     static func writeHeatmap(_ r: InspectionResult, part: LoadedPart,
                              weights: (rgb: Double, normals: Double), to path: String) throws {
-        // The all-lights view (image_5), or the normal map when inspecting normals only.
-        let view: Tensor
-        if let lights = part.lights {
-            let plane = lights.count / 6
-            view = Tensor(shape: Array(lights.shape.dropFirst()),
-                          scalars: Array(lights.scalars[(5 * plane)..<(6 * plane)]))
-        } else if let normals = part.normals {
-            view = Tensor(shape: Array(normals.shape.dropFirst()), scalars: normals.scalars)
-        } else {
+        // Without a threshold the scale is anchored at the part's own score (said in --help).
+        guard let picture = try HeatmapPicture.render(r, part: part, rgbWeight: weights.rgb,
+                                                      normalsWeight: weights.normals) else {
             throw CommandFailure("no view to draw the heatmap on")
         }
-        // Without a threshold the scale is anchored at the part's own score (said in --help).
-        let anchor = Float(r.threshold ?? r.score)
-        let picture = try HeatmapPicture.render(
-            view: view, rgbGrid: r.scores.modalities[.rgb]?.gridMap,
-            normalsGrid: r.scores.modalities[.normals]?.gridMap, rgbWeight: weights.rgb,
-            normalsWeight: weights.normals, threshold: max(anchor, 1e-12))
         try ImageWriter.writePNG(picture, path: path)
     }
 }
