@@ -65,7 +65,8 @@ enum CalibrateCommand: Command {
         let args = try ParsedArguments(arguments, specs: specs, command: name)
         try args.noPositional()
         if args.string("--profile") != nil { return try runLive(args) }
-        for live in ["--good-count", "--bad-count", "--write-profile"] where args.has(live) {
+        for live in ["--good-count", "--bad-count", "--write-profile"]
+        where args.has(live) || args.string(live) != nil {
             throw UsageError(message: "calibrate: \(live) goes with --profile")
         }
         let modality = try InspectSupport.modality(args)
