@@ -1,4 +1,4 @@
-// Element-wise SIMD kernels (exp, softmax, SiLU) with runtime CPU dispatch.
+// Element-wise SIMD kernels (exp, softmax, SiLU, GELU/GEGLU) with runtime CPU dispatch.
 //
 // exp(x): x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial (the classic
 // single-precision minimax coefficients), then scaled by 2^n through the exponent bits. All
@@ -31,6 +31,26 @@
 #define P4 1.6666665459e-1f
 #define P5 5.0000001201e-1f
 #define LANES 8
+
+// erf(a) for 0 <= a < 4 as eight polynomials of degree 7, one per half-unit interval i
+// (a in [i / 2, i / 2 + 1/2)), each in u = a - (i / 2 + 1/4). Fitted by least squares on
+// Chebyshev nodes against Python's math.erf (tools/reference/fit_erf.py); the fit is within
+// 1.2e-9 of erf, below float's resolution near 1. From 4 on, erf is 1 in float.
+// ERF_COEF[j][i] is the coefficient of u^j for interval i.
+#define ERF_INTERVALS 8
+#define ERF_DEGREE 7
+#define ERF_ONE_FROM 4.0f
+#define SQRT1_2 0.70710678118654752f
+static const float ERF_COEF[ERF_DEGREE + 1][ERF_INTERVALS] __attribute__((aligned(32))) = {
+    {2.763263890e-01f, 7.111556334e-01f, 9.229001289e-01f, 9.866716711e-01f, 9.985372833e-01f, 9.998993781e-01f, 9.999956972e-01f, 9.999998863e-01f},
+    {1.060014128e+00f, 6.429310713e-01f, 2.365211220e-01f, 5.277499545e-02f, 7.142319215e-03f, 5.862772866e-04f, 2.918901172e-05f, 8.814288510e-07f},
+    {-2.650029553e-01f, -4.821981600e-01f, -2.956517445e-01f, -9.235620183e-02f, -1.607015690e-02f, -1.612267421e-03f, -9.486933320e-05f, -3.306070940e-06f},
+    {-3.091704952e-01f, 2.678835053e-02f, 1.675358903e-01f, 9.015738693e-02f, 2.172451249e-02f, 2.760380299e-03f, 1.958126299e-04f, 7.970327810e-06f},
+    {1.269345625e-01f, 1.506756288e-01f, -6.132034984e-03f, -4.810552455e-02f, -1.908825631e-02f, -3.257710447e-03f, -2.861694293e-04f, -1.378540906e-05f},
+    {8.003626588e-02f, -5.321708910e-02f, -4.718655398e-02f, 6.618473107e-03f, 1.066005948e-02f, 2.756290985e-03f, 3.136288468e-04f, 1.833005908e-05f},
+    {-3.934079509e-02f, -2.658282998e-02f, 2.059773656e-02f, 9.049494666e-03f, -2.779565164e-03f, -1.667850578e-03f, -2.737584383e-04f, -2.069242211e-05f},
+    {-1.580337053e-02f, 1.788549519e-02f, 3.745110611e-03f, -5.933099288e-03f, -7.215269426e-04f, 6.358154765e-04f, 1.735965527e-04f, 1.714472560e-05f},
+};
 
 // ---- scalar definition --------------------------------------------------------------------
 
@@ -85,6 +105,31 @@ static void softmax_row_scalar(float *row, size_t cols, float scale) {
 
 static void silu_scalar(float *data, size_t count) {
     for (size_t i = 0; i < count; i++) data[i] = data[i] / (1.0f + exp_scalar(-data[i]));
+}
+
+// erf by the interval polynomials. NaN picks the last interval (fminf drops it) and stays NaN
+// through the polynomial, as the vector path's min/compare order gives too.
+static inline float erf_scalar(float x) {
+    float a = fabsf(x);
+    int i = (int)fminf(a * 2.0f, (float)(ERF_INTERVALS - 1));
+    float u = a - (0.5f * (float)i + 0.25f);
+    float p = ERF_COEF[ERF_DEGREE][i];
+    for (int j = ERF_DEGREE - 1; j >= 0; j--) p = fmaf(p, u, ERF_COEF[j][i]);
+    if (a >= ERF_ONE_FROM) p = 1.0f;
+    return copysignf(p, x);
+}
+
+// GELU, exact form: x / 2 (1 + erf(x / sqrt 2)).
+static inline float gelu_scalar(float x) {
+    return 0.5f * x * (1.0f + erf_scalar(x * SQRT1_2));
+}
+
+static void gelu_scalar_loop(float *dst, const float *src, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = gelu_scalar(src[i]);
+}
+
+static void geglu_scalar(float *dst, const float *value, const float *gate, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = value[i] * gelu_scalar(gate[i]);
 }
 
 // ---- AVX2 + FMA ---------------------------------------------------------------------------
@@ -156,6 +201,44 @@ AVX2 static void silu_avx2(float *data, size_t count) {
     }
     for (; i < count; i++) data[i] = data[i] / (1.0f + exp_scalar(-data[i]));
 }
+
+// Each lane fetches its interval's coefficients from the eight-wide rows of ERF_COEF.
+AVX2 static inline __m256 gelu_avx2(__m256 x) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(SQRT1_2));
+    __m256 a = _mm256_andnot_ps(sign_bit, t);
+    // min(a2, 7) returns 7 for NaN (second operand), as fminf does in the scalar path
+    __m256 scaled = _mm256_min_ps(_mm256_mul_ps(a, _mm256_set1_ps(2.0f)),
+                                  _mm256_set1_ps((float)(ERF_INTERVALS - 1)));
+    __m256i i = _mm256_cvttps_epi32(scaled);
+    __m256 center = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(0.5f),
+                                    _mm256_set1_ps(0.25f));
+    __m256 u = _mm256_sub_ps(a, center);
+    __m256 p = _mm256_permutevar8x32_ps(_mm256_load_ps(ERF_COEF[ERF_DEGREE]), i);
+    for (int j = ERF_DEGREE - 1; j >= 0; j--) {
+        p = _mm256_fmadd_ps(p, u, _mm256_permutevar8x32_ps(_mm256_load_ps(ERF_COEF[j]), i));
+    }
+    __m256 saturated = _mm256_cmp_ps(a, _mm256_set1_ps(ERF_ONE_FROM), _CMP_GE_OQ);
+    p = _mm256_blendv_ps(p, _mm256_set1_ps(1.0f), saturated);
+    __m256 erf = _mm256_or_ps(_mm256_andnot_ps(sign_bit, p), _mm256_and_ps(sign_bit, t));
+    __m256 half_x = _mm256_mul_ps(_mm256_set1_ps(0.5f), x);
+    return _mm256_mul_ps(half_x, _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+}
+
+AVX2 static void gelu_avx2_loop(float *dst, const float *src, size_t count) {
+    size_t i = 0;
+    for (; i + LANES <= count; i += LANES) _mm256_storeu_ps(dst + i, gelu_avx2(_mm256_loadu_ps(src + i)));
+    for (; i < count; i++) dst[i] = gelu_scalar(src[i]);
+}
+
+AVX2 static void geglu_avx2(float *dst, const float *value, const float *gate, size_t count) {
+    size_t i = 0;
+    for (; i + LANES <= count; i += LANES) {
+        __m256 g = gelu_avx2(_mm256_loadu_ps(gate + i));
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(value + i), g));
+    }
+    for (; i < count; i++) dst[i] = value[i] * gelu_scalar(gate[i]);
+}
 #endif
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -205,4 +288,18 @@ void mvad_silu(float *data, size_t count) {
     if (mvad_kernel_path() == MVAD_PATH_AVX2) { silu_avx2(data, count); return; }
 #endif
     silu_scalar(data, count);
+}
+
+void mvad_gelu(float *dst, const float *src, size_t count) {
+#if MVAD_X86
+    if (mvad_kernel_path() == MVAD_PATH_AVX2) { gelu_avx2_loop(dst, src, count); return; }
+#endif
+    gelu_scalar_loop(dst, src, count);
+}
+
+void mvad_geglu(float *dst, const float *value, const float *gate, size_t count) {
+#if MVAD_X86
+    if (mvad_kernel_path() == MVAD_PATH_AVX2) { geglu_avx2(dst, value, gate, count); return; }
+#endif
+    geglu_scalar(dst, value, gate, count);
 }

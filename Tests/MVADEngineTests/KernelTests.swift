@@ -73,4 +73,48 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(Double(y), expected, accuracy: 1e-6 * max(1, abs(expected)))
         }
     }
+
+    /// GELU against a Double reference (erf from Foundation) and path-independent, over the
+    /// whole range the eight interval polynomials cover, their edges, and the saturated tails.
+    func testGELUIsPathIndependentAndAccurate() {
+        let edges: [Float] = (0...9).flatMap { i -> [Float] in
+            let a = Float(i) * 0.5 / 0.70710678
+            return [a, a.nextUp, a.nextDown, -a, -a.nextUp]
+        }
+        let x = values(2003, spread: 8, seed: 11) + edges + [0, -0.0, 1e-7, -1e-7, 30, -30, 1e30, -1e30]
+        let (scalar, detected) = bothPaths {
+            var out = [Float](repeating: 0, count: x.count)
+            mvad_gelu(&out, x, x.count)
+            return out
+        }
+        XCTAssertEqual(scalar.map(\.bitPattern), detected.map(\.bitPattern))
+        var worst = 0.0
+        for (v, y) in zip(x, scalar) {
+            let exact = 0.5 * Double(v) * (1 + Foundation.erf(Double(v) / 2.0.squareRoot()))
+            // 1 + erf rounds to float near 2 (ulp 1.2e-7) and near 0 for large negative inputs
+            let error = abs(Double(y) - exact) / max(1, abs(Double(v)))
+            worst = max(worst, error)
+            XCTAssertLessThanOrEqual(error, 1.5e-7, "gelu(\(v)) = \(y), expected \(exact)")
+        }
+        XCTAssertGreaterThan(worst, 0, "the comparison must see float rounding")
+        var nan = [Float.nan]
+        mvad_gelu(&nan, nan, 1)
+        XCTAssertTrue(nan[0].isNaN)
+    }
+
+    func testGEGLUIsValueTimesGELUOfGate() {
+        let value = values(301, spread: 3, seed: 12)
+        let gate = values(301, spread: 6, seed: 13)
+        let (scalar, detected) = bothPaths {
+            var out = [Float](repeating: 0, count: value.count)
+            mvad_geglu(&out, value, gate, value.count)
+            return out
+        }
+        XCTAssertEqual(scalar.map(\.bitPattern), detected.map(\.bitPattern))
+        var gelu = [Float](repeating: 0, count: gate.count)
+        mvad_gelu(&gelu, gate, gate.count)
+        for i in 0..<value.count {
+            XCTAssertEqual(scalar[i].bitPattern, (value[i] * gelu[i]).bitPattern, "element \(i)")
+        }
+    }
 }

@@ -66,9 +66,13 @@ final class DemoPackTests: XCTestCase {
         var profile = ModelProfile(path: Self.pack, bank: nil)
         profile.threads = 2
         let (result, _) = try PartInspection(profile: profile).inspect(views)
-        // int8 products are exact; the float parts go through OpenBLAS, whose kernels (and
-        // so last bits) depend on the CPU.
-        XCTAssertEqual(result.score, recorded, accuracy: 1e-5 * recorded)
+        // int8 products are exact, but the float operations between them (OpenBLAS, whose
+        // kernels depend on the CPU; the GELU polynomial) round differently from build to build,
+        // and a last-bit change can move an activation across an int8 rounding step; through 72
+        // UNet evaluations that adds up. Measured on the six demo parts: OpenBLAS's Haswell
+        // kernels against Cooperlake move scores by up to 1.2 %, the GELU polynomial against
+        // libm's erff by up to 1.1 % (this part: 0.6 %).
+        XCTAssertEqual(result.score, recorded, accuracy: 0.03 * recorded)
     }
 
     func testTheReplayProfileRunsTheDemoPackOverTheDemoParts() throws {

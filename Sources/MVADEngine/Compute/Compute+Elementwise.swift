@@ -35,7 +35,15 @@ extension Compute {
 
     /// GELU, exact (erf) form: torch.nn.functional.gelu(x, approximate="none").
     public func gelu(_ x: Tensor) -> Tensor {
-        map(x, Compute.geluScalar)
+        Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { xp in
+                let ctx = UncheckedBox((xp.start, out.start))
+                forEachRange(x.count, chunk: Compute.elementChunk) { range in
+                    let (src, dst) = ctx.value
+                    mvad_gelu(dst + range.lowerBound, src + range.lowerBound, range.count)
+                }
+            }
+        }
     }
 
     /// QuickGELU of CLIP (transformers' "quick_gelu"): x * sigmoid(1.702 x).
@@ -47,11 +55,6 @@ extension Compute {
     /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
     public func geluTanh(_ x: Tensor) -> Tensor {
         map(x) { v in 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
-    }
-
-    @inline(__always)
-    static func geluScalar(_ v: Float) -> Float {
-        0.5 * v * (1 + erff(v * 0.70710678118654752))
     }
 
     /// diffusers GEGLU after its projection: h [..., 2D] -> h[..., :D] * gelu(h[..., D:]).
@@ -69,9 +72,7 @@ extension Compute {
                     let (src, dst) = ctx.value
                     for r in range {
                         let value = src + r * width
-                        let gate = value + half
-                        let o = dst + r * half
-                        for i in 0..<half { o[i] = value[i] * Compute.geluScalar(gate[i]) }
+                        mvad_geglu(dst + r * half, value, value + half, half)
                     }
                 }
             }

@@ -73,16 +73,41 @@ extension Compute {
     }
 
     /// Mean and 1 / sqrt(biased variance + eps) of `count` floats, two passes in Double.
+    /// Each pass keeps four running sums (elements i, i + 4, ... in sum i % 4) added at the
+    /// end as (s0 + s1) + (s2 + s3): the order is fixed, and the four chains of additions do
+    /// not wait on each other as one chain would.
     static func moments(_ p: UnsafePointer<Float>, count: Int, eps: Double) -> (Float, Float) {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(p[i]) }
-        let mean = sum / Double(count)
-        var squares = 0.0
-        for i in 0..<count {
-            let d = Double(p[i]) - mean
-            squares += d * d
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var i = 0
+        while i + 4 <= count {
+            s0 += Double(p[i])
+            s1 += Double(p[i + 1])
+            s2 += Double(p[i + 2])
+            s3 += Double(p[i + 3])
+            i += 4
         }
-        let variance = squares / Double(count)
+        while i < count {
+            s0 += Double(p[i])
+            i += 1
+        }
+        let mean = ((s0 + s1) + (s2 + s3)) / Double(count)
+        var q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
+        i = 0
+        while i + 4 <= count {
+            let d0 = Double(p[i]) - mean, d1 = Double(p[i + 1]) - mean
+            let d2 = Double(p[i + 2]) - mean, d3 = Double(p[i + 3]) - mean
+            q0 += d0 * d0
+            q1 += d1 * d1
+            q2 += d2 * d2
+            q3 += d3 * d3
+            i += 4
+        }
+        while i < count {
+            let d = Double(p[i]) - mean
+            q0 += d * d
+            i += 1
+        }
+        let variance = ((q0 + q1) + (q2 + q3)) / Double(count)
         return (Float(mean), Float(1 / (variance + eps).squareRoot()))
     }
 }

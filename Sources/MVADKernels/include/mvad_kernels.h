@@ -34,6 +34,13 @@ void mvad_softmax_rows(float *data, size_t rows, size_t cols, float scale);
 /// In place: x <- x / (1 + e^-x).
 void mvad_silu(float *data, size_t count);
 
+/// GELU, exact (erf) form: dst <- x / 2 (1 + erf(x / sqrt 2)); src and dst may be the same.
+/// erf comes from fitted polynomials (within about 1 float ulp of erff).
+void mvad_gelu(float *dst, const float *src, size_t count);
+
+/// GEGLU's gate: dst <- value * gelu(gate), element by element.
+void mvad_geglu(float *dst, const float *value, const float *gate, size_t count);
+
 /// Flushes standard output; 0 when everything written so far reached it, -1 otherwise.
 int mvad_flush_stdout(void);
 
