@@ -4,7 +4,7 @@
 import MVADCapture
 
 /// How results are presented to the PLC.
-public enum ResultMode: String, Codable, Sendable, CaseIterable {
+public enum ResultMode: String, ProfileChoice, Sendable {
     /// PASS/FAIL/RESULT_VALID stay until the next trigger.
     case level
     /// PASS/FAIL/RESULT_VALID go high for `pulse_ms`, then low.
@@ -12,7 +12,7 @@ public enum ResultMode: String, Codable, Sendable, CaseIterable {
 }
 
 /// Which trigger edge starts a part.
-public enum TriggerEdge: String, Codable, Sendable, CaseIterable {
+public enum TriggerEdge: String, ProfileChoice, Sendable {
     case rising, falling
 }
 

@@ -47,6 +47,11 @@ extension StationProfile {
     /// Reads the file and decodes it, with relative paths resolved against its folder.
     public static func decode(path: String) throws(StationProfileError) -> StationProfile {
         let data: Data
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StationProfileError(file: path, issues: [ProfileIssue(
+                key: "", message: "is a folder; give the profile's JSON file")])
+        }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -58,12 +63,12 @@ extension StationProfile {
             let folder = URL(fileURLWithPath: path).absoluteURL.deletingLastPathComponent()
             return profile.resolved(against: folder)
         } catch {
-            throw StationProfileError(file: path, issues: [issue(from: error)])
+            throw StationProfileError(file: path, issues: [issue(from: error, data: data)])
         }
     }
 
     /// A decoding failure as an issue naming its key.
-    static func issue(from error: Error) -> ProfileIssue {
+    static func issue(from error: Error, data: Data? = nil) -> ProfileIssue {
         switch error {
         case let error as UnknownKeyError:
             let key = error.path.isEmpty ? error.key : error.path + "." + error.key
@@ -76,12 +81,16 @@ extension StationProfile {
         case DecodingError.keyNotFound(let key, let context):
             return ProfileIssue(key: jsonPath(context.codingPath + [key]),
                                 message: "missing (required)")
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return ProfileIssue(key: jsonPath(context.codingPath),
-                                message: context.debugDescription)
-        case DecodingError.dataCorrupted(let context):
-            return ProfileIssue(key: jsonPath(context.codingPath),
-                                message: context.debugDescription)
+        case let error as DecodingError:
+            var path: [any CodingKey] = []
+            switch error {
+            case let .typeMismatch(_, context), let .valueNotFound(_, context),
+                 let .dataCorrupted(context):
+                path = context.codingPath
+            default: break
+            }
+            return ProfileIssue(key: jsonPath(path),
+                                message: ProfileDecodingText.problem(error, data: data))
         default:
             return ProfileIssue(key: "", message: "\(error)")
         }
@@ -207,9 +216,16 @@ extension StationProfile {
             issues.append(ProfileIssue(key: "model.bank", message: "is needed with a model "
                                        + "folder; only a .mvad pack can hold its banks"))
         }
-        if source == .replay, let replay, !exists(replay.parts, folder: true) {
-            issues.append(ProfileIssue(key: "replay.parts",
-                                       message: "\(replay.parts) is not a folder of parts"))
+        if source == .replay, let replay {
+            if !exists(replay.parts, folder: true) {
+                issues.append(ProfileIssue(key: "replay.parts",
+                                           message: "\(replay.parts) is not a folder of parts"))
+            } else if (try? ReplaySource(folder: replay.parts)) == nil {
+                // the same reading mvad run does, so a folder run would refuse fails here too
+                issues.append(ProfileIssue(key: "replay.parts", message: "\(replay.parts) holds "
+                    + "no parts (expected NNN_image_0..5 and NNN_normals files in the folder "
+                    + "itself; a dataset root's split folders are not searched)"))
+            }
         }
         if let rejects {
             let parent = URL(fileURLWithPath: rejects.folder).deletingLastPathComponent().path

@@ -5,7 +5,7 @@
 import MVADCapture
 
 /// Where the loop's parts come from.
-public enum PartSourceKind: String, Codable, Sendable, CaseIterable {
+public enum PartSourceKind: String, ProfileChoice, Sendable {
     /// The station's camera and lights (`capture`).
     case capture
     /// Recorded parts in a folder (`replay.parts`), taken in order and cycled.

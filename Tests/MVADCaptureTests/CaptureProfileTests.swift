@@ -87,4 +87,63 @@ final class CaptureProfileTests: XCTestCase {
         let badFormat = minimal.replacingOccurrences(of: "YUYV", with: "H264")
         XCTAssertThrowsError(try decode(badFormat))
     }
+
+    /// Directions photometric stereo cannot solve from are refused when the profile is read,
+    /// not met by the solver during a capture.
+    func testDegenerateLightDirectionsAreRefused() throws {
+        func withDirections(_ list: String) -> String {
+            minimal.replacingOccurrences(
+                of: "\"lights\"", with: "\"normals\": {\"source\": \"photometric_stereo\", "
+                    + "\"light_directions\": \(list)}, \"lights\"")
+        }
+        let ring = "[[0.5, 0, 0.866], [-0.5, 0, 0.866], [0, 0.5, 0.866], [0, -0.5, 0.866], "
+            + "[0.354, 0.354, 0.866]]"
+        XCTAssertNoThrow(try decode(withDirections(ring)))
+        let cases = [
+            ("[[0, 0, 0], [-0.5, 0, 0.866], [0, 0.5, 0.866], [0, -0.5, 0.866], [0.3, 0.3, 0.9]]",
+             "direction 0 [0.0, 0.0, 0.0] is zero or not finite"),
+            ("[[0.5, 0, -0.866], [-0.5, 0, 0.866], [0, 0.5, 0.866], [0, -0.5, 0.866], [0.3, 0.3, 0.9]]",
+             "direction 0 [0.5, 0.0, -0.866] points away from the camera"),
+            ("[[0.5, 0, 0.866], [0.5, 0, 0.866], [0, 0.5, 0.866], [0, -0.5, 0.866], [0.3, 0.3, 0.9]]",
+             "directions 0, 1 and 2 lie (nearly) in one plane"),
+            // three lights in one vertical plane (x = 0)
+            ("[[0.5, 0, 0.866], [0, 0.5, 0.866], [0, -0.5, 0.866], [0, 0, 1], [0.3, 0.3, 0.9]]",
+             "directions 1, 2 and 3 lie (nearly) in one plane"),
+        ]
+        for (list, expected) in cases {
+            XCTAssertThrowsError(try decode(withDirections(list)), list) {
+                let message = ($0 as? ProfileError)?.message ?? "\($0)"
+                XCTAssertTrue(message.hasPrefix("normals.light_directions: " + expected), message)
+            }
+        }
+    }
+
+    /// Decoding mistakes in words: the valid choices of a named value, a fraction where a whole
+    /// number goes, JSON that is not an object, a syntax error with its place.
+    func testDecodingMistakesAreExplained() throws {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("profile-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        func message(_ json: String) -> String {
+            do {
+                try Data(json.utf8).write(to: url)
+                _ = try CaptureProfile.load(path: url.path)
+                return "loaded"
+            } catch {
+                return (error as? ProfileError)?.message ?? "\(error)"
+            }
+        }
+        XCTAssertEqual(message(minimal.replacingOccurrences(of: "YUYV", with: "H264")),
+                       "'camera.pixel_format': 'H264' is not one of "
+                       + PixelFormat.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
+        XCTAssertEqual(message(minimal.replacingOccurrences(of: "640", with: "640.5")),
+                       "a number does not fit its key (a fraction, or too large, where a whole "
+                       + "number goes); this decoder does not say which key")
+        XCTAssertEqual(message(minimal.replacingOccurrences(of: "640", with: "\"640\"")),
+                       "'camera.width': expected a whole number, found another kind of value")
+        XCTAssertEqual(message("[1, 2]"),
+                       "the file must hold one JSON object ({ ... }), found something else")
+        XCTAssertEqual(message("{\n  \"camera\": }"), "not valid JSON at line 2, column 13")
+        XCTAssertTrue(message("{\"model\": {}}").contains("this looks like a station profile"))
+    }
 }

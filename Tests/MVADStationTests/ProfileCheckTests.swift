@@ -112,6 +112,21 @@ final class ProfileCheckTests: XCTestCase {
         XCTAssertEqual(Set(issues(url.path).map(\.key)), ["model.path", "model.bank", "replay.parts"])
     }
 
+    /// profile check reads the replay folder as mvad run does: an empty folder or a dataset
+    /// root (parts only in its split folders) is refused by key, not only later by run.
+    func testReplayFolderWithoutPartsIsRefusedByKey() throws {
+        let empty = try temporaryFolder()
+        let datasetRoot = try temporaryFolder()
+        try FileManager.default.createDirectory(
+            at: datasetRoot.appendingPathComponent("val/data"), withIntermediateDirectories: true)
+        for folder in [empty, datasetRoot] {
+            let path = try write { $0["replay"] = ["parts": folder.path] }
+            let found = issues(path)
+            XCTAssertEqual(found.map(\.key), ["replay.parts"], folder.path)
+            XCTAssertTrue(found.first?.message.contains("holds no parts") ?? false)
+        }
+    }
+
     func testShippedFirmwareProfilesDecodeAndPassTheirRangeChecks() throws {
         let folder = Fixture.repository.appendingPathComponent("firmware-profiles")
         for name in ["rpi5.json", "jetson-orin-nano.json", "rk3588.json", "replay.json"] {

@@ -5,7 +5,7 @@
 import MVADInspect
 
 /// How the ambient (light-independent) part of each pixel is removed.
-public enum AmbientEstimate: String, Codable, Sendable {
+public enum AmbientEstimate: String, ProfileChoice, Sendable {
     /// None: the directional views hold only their own light.
     case none
     /// From the all-lights view: with additive light, the five single-light views hold the

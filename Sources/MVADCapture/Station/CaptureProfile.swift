@@ -45,17 +45,28 @@ public struct CaptureProfile: Codable, Equatable, Sendable {
         do {
             return try JSONDecoder().decode(CaptureProfile.self, from: data)
         } catch let error as UnknownKeyError {
-            throw ProfileError(path: path, message: error.description)
+            var message = error.description
+            if error.path.isEmpty, ["capture", "model", "source", "station"].contains(error.key) {
+                message += "; this looks like a station profile (mvad run): give a capture "
+                    + "profile, which is a station profile's 'capture' section on its own"
+            }
+            throw ProfileError(path: path, message: message)
         } catch let error as ProfileError {
             throw ProfileError(path: path, message: error.message)
         } catch let DecodingError.keyNotFound(key, context) {
             throw ProfileError(path: path, message: "missing key '\(key.stringValue)' in '"
                                + context.codingPath.map(\.stringValue).joined(separator: ".") + "'")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-                let DecodingError.dataCorrupted(context) {
-            throw ProfileError(path: path, message: "'"
-                               + context.codingPath.map(\.stringValue).joined(separator: ".")
-                               + "': " + context.debugDescription)
+        } catch let error as DecodingError {
+            var place = ""
+            switch error {
+            case let .typeMismatch(_, context), let .valueNotFound(_, context),
+                 let .dataCorrupted(context):
+                let keys = context.codingPath.map(\.stringValue).joined(separator: ".")
+                place = keys.isEmpty ? "" : "'\(keys)': "
+            default: break
+            }
+            throw ProfileError(path: path,
+                               message: place + ProfileDecodingText.problem(error, data: data))
         }
     }
 
@@ -81,6 +92,9 @@ public struct CaptureProfile: Codable, Equatable, Sendable {
                 throw fail("normals.light_directions: photometric stereo needs "
                            + "\(CaptureProfile.directionalLights) [x, y, z] directions")
             }
+            if let problem = CaptureProfile.directionProblem(directions) {
+                throw fail("normals.light_directions: " + problem)
+            }
         }
         if normals.ambientRatio < 0 || normals.shadowLevel < 0 {
             throw fail("normals: ambient_ratio and shadow_level must be >= 0")
@@ -105,6 +119,44 @@ public struct CaptureProfile: Codable, Equatable, Sendable {
                        + "buffer_count >= 2")
         }
     }
+
+    /// Why photometric stereo cannot use these directions, or nil. Each must be a finite,
+    /// non-zero vector towards a light above the part (z > 0, camera frame), and every three
+    /// of them must span space, since a pixel with some lights in shadow is solved from any
+    /// three: the determinant of three unit directions must be at least `minimumSpan`.
+    static func directionProblem(_ directions: [[Double]]) -> String? {
+        var units: [SIMD3<Double>] = []
+        for (index, d) in directions.enumerated() {
+            let v = SIMD3(d[0], d[1], d[2])
+            let length = (v * v).sum().squareRoot()
+            guard length.isFinite, length > 1e-6 else {
+                return "direction \(index) \(d) is zero or not finite"
+            }
+            guard v.z > 0 else {
+                return "direction \(index) \(d) points away from the camera (z must be > 0: "
+                    + "towards a light above the part)"
+            }
+            units.append(v / length)
+        }
+        for i in units.indices {
+            for j in units.indices where j > i {
+                for k in units.indices where k > j {
+                    let (a, b, c) = (units[i], units[j], units[k])
+                    let det = a.x * (b.y * c.z - b.z * c.y) - a.y * (b.x * c.z - b.z * c.x)
+                        + a.z * (b.x * c.y - b.y * c.x)
+                    if abs(det) < minimumSpan {
+                        return "directions \(i), \(j) and \(k) lie (nearly) in one plane "
+                            + "(determinant \(String(format: "%.2g", det)), at least "
+                            + "\(minimumSpan) needed); the normal cannot be solved from them"
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The smallest |determinant| of three unit light directions accepted.
+    static let minimumSpan = 1e-3
 
     /// Views 0...4 light one directional light each; view 5 lights them all.
     public static let directionalLights = 5

@@ -144,7 +144,7 @@ public struct LightsProfile: Codable, Equatable, Sendable {
 }
 
 /// Where the normal map comes from.
-public enum NormalsSource: String, Codable, Sendable {
+public enum NormalsSource: String, ProfileChoice, Sendable {
     case photometricStereo = "photometric_stereo"
     case depthCamera = "depth_camera"
     case normalCamera = "normal_camera"

@@ -4,7 +4,7 @@
 import MVADInspect
 
 /// A V4L2 pixel format the capture layer decodes.
-public enum PixelFormat: String, Codable, CaseIterable, Sendable {
+public enum PixelFormat: String, ProfileChoice, Sendable {
     case yuyv = "YUYV"       // V4L2_PIX_FMT_YUYV: packed 4:2:2, Y0 U Y1 V
     case grey = "GREY"       // V4L2_PIX_FMT_GREY: 8-bit luma
     case rgb24 = "RGB24"     // V4L2_PIX_FMT_RGB24 ('RGB3'): packed R G B

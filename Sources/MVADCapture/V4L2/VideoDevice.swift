@@ -25,7 +25,7 @@ public struct NegotiatedFormat: Equatable, Sendable {
 }
 
 /// Where a buffer's timestamp was taken (V4L2_BUF_FLAG_TSTAMP_SRC_*).
-public enum TimestampSource: String, Codable, Sendable {
+public enum TimestampSource: String, ProfileChoice, Sendable {
     case startOfExposure = "start_of_exposure"
     case endOfFrame = "end_of_frame"
 }
