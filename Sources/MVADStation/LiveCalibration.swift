@@ -13,12 +13,15 @@ public struct LiveSamples: Sendable, Equatable {
     public var skipped: [SkippedSample] = []
     /// true when the person stopped (q) or standard input ended before `count` parts.
     public var stoppedEarly = false
+    /// Scored parts whose mask file (replay) says the opposite of their label.
+    public var contradicted: [String] = []
 
     public init(scored: [PartScore] = [], skipped: [SkippedSample] = [],
-                stoppedEarly: Bool = false) {
+                stoppedEarly: Bool = false, contradicted: [String] = []) {
         self.scored = scored
         self.skipped = skipped
         self.stoppedEarly = stoppedEarly
+        self.contradicted = contradicted
     }
 }
 
@@ -75,12 +78,26 @@ public struct LiveCalibration {
                 let part = try source.acquire(partNumber: partNumber)
                 let (result, _) = try inspection.inspect(part.views)
                 samples.scored.append(PartScore(id: "\(name) (\(part.id))", score: result.score))
+                if let defective = maskSaysDefective(part.views), defective != (label == "bad") {
+                    samples.contradicted.append("\(name) (\(part.id)): taken as \(label), but its "
+                        + "mask file marks it \(defective ? "defective" : "good")")
+                }
             } catch {
                 samples.skipped.append(SkippedSample(name: name, reason: error.description))
                 _ = source.recover()
             }
         }
         return samples
+    }
+
+    /// Whether the part's mask file (replayed parts may have one) marks a defect; nil without
+    /// a mask or when it cannot be read.
+    private func maskSaysDefective(_ views: PartViews) -> Bool? {
+        guard views.mask != nil,
+              let part = try? PartLoader.load(views, size: inspection.model.settings.imageSize,
+                                              modality: inspection.modality, includeMask: true),
+              let mask = part.mask else { return nil }
+        return mask.scalars.contains { $0 > 0 }
     }
 }
 

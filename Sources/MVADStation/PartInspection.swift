@@ -39,6 +39,7 @@ public final class PartInspection {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: profile.path, isDirectory: &isFolder),
            !isFolder.boolValue {
+            try Self.verify(pack: profile.path)
             model = try InspectionModel.load(pack: profile.path)
         } else {
             model = try InspectionModel.load(folder: profile.path)
@@ -60,6 +61,19 @@ public final class PartInspection {
         guard inspector.threshold != nil || !requireThreshold else {
             throw StationFault(.model, "no threshold: set model.threshold in the profile or store "
                                + "one with the bank (mvad calibrate)")
+        }
+    }
+
+    /// A station runs one pack for months, so it checks every tensor's checksum once before
+    /// the first part (a second or less for a full-size pack) instead of trusting the cheap
+    /// table check that opening does: a flipped bit in the weights would otherwise only shift
+    /// the scores.
+    static func verify(pack path: String) throws {
+        do {
+            _ = try PackFile(path: path).verify()
+        } catch {
+            throw StationFault(.model, "model pack \(path) failed its full check, so the station "
+                               + "does not run it: \(error)")
         }
     }
 

@@ -38,7 +38,7 @@ public struct StationFault: Error, Equatable, Sendable, CustomStringConvertible 
 
     /// The station was stopped while a part was being inspected: the part fails, without FAULT.
     public static let stoppedDuringInspection = StationFault(
-        .stopped, "the station was stopped during the inspection (SIGTERM); the part is failed")
+        .stopped, "the station was stopped during the inspection (SIGTERM or SIGINT); the part is failed")
 }
 
 /// A source of parts.

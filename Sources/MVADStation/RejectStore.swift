@@ -19,8 +19,13 @@ public final class RejectStore {
         self.maximumBytes = maximumBytes
         let files = FileManager.default
         try files.createDirectory(at: self.folder, withIntermediateDirectories: true)
-        let names = try files.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }
+        let all = try files.contentsOfDirectory(atPath: folder)
         let root = self.folder
+        // Parts a crash left half-written are removed; they were never reported as saved.
+        for stale in all where stale.hasPrefix(".") && stale.hasSuffix(RejectStore.partialSuffix) {
+            try? files.removeItem(at: root.appendingPathComponent(stale))
+        }
+        let names = all.filter { !$0.hasPrefix(".") }
         entries = names.sorted().map { ($0, RejectStore.size(of: root.appendingPathComponent($0))) }
     }
 
@@ -28,8 +33,11 @@ public final class RejectStore {
     public var totalBytes: Int { entries.reduce(0) { $0 + $1.bytes } }
 
     /// Saves one rejected part: `files` copied in, `write` adds generated files (heatmap,
-    /// record) into the new folder. Returns the folder. Then rotates under the cap; the part
-    /// just saved is kept even when it alone exceeds the cap.
+    /// record) into the new folder. Returns the folder. Then rotates under the cap.
+    ///
+    /// The part is assembled in a hidden `.partial` folder and renamed into place only when
+    /// everything is written, so a failed save leaves nothing behind. A part that alone is
+    /// larger than the cap is not kept (the older parts stay) and the error says so.
     @discardableResult
     public func save(partNumber: Int, id: String, copying files: [URL], time: Date,
                      write: (URL) throws -> Void) throws -> URL {
@@ -37,20 +45,37 @@ public final class RejectStore {
         let name = RejectStore.folderName(time: time, sequence: sequence, partNumber: partNumber,
                                           id: id)
         let target = folder.appendingPathComponent(name)
+        let staging = folder.appendingPathComponent("." + name + RejectStore.partialSuffix)
         let manager = FileManager.default
-        try manager.createDirectory(at: target, withIntermediateDirectories: true)
-        for file in files {
-            let copy = target.appendingPathComponent(file.lastPathComponent)
-            try? manager.removeItem(at: copy)
-            try manager.copyItem(at: file, to: copy)
+        do {
+            try manager.createDirectory(at: staging, withIntermediateDirectories: true)
+            for file in files {
+                do {
+                    try manager.copyItem(at: file, to: staging.appendingPathComponent(file.lastPathComponent))
+                } catch {
+                    throw RejectStoreError.copyFailed(file: file.path,
+                                                      reason: error.localizedDescription)
+                }
+            }
+            try write(staging)
+            let bytes = RejectStore.size(of: staging)
+            guard bytes <= maximumBytes else {
+                throw RejectStoreError.largerThanCap(bytes: bytes, cap: maximumBytes)
+            }
+            try manager.moveItem(at: staging, to: target)
+            entries.append((name, bytes))
+        } catch {
+            try? manager.removeItem(at: staging)
+            throw error
         }
-        try write(target)
-        entries.append((name, RejectStore.size(of: target)))
         rotate()
         return target
     }
 
-    /// Deletes the oldest folders until the total is within the cap (the newest always stays).
+    /// Suffix of the hidden folder a part is assembled in.
+    static let partialSuffix = ".partial"
+
+    /// Deletes the oldest folders until the total is within the cap.
     private func rotate() {
         while totalBytes > maximumBytes && entries.count > 1 {
             let oldest = entries.removeFirst()
@@ -84,5 +109,21 @@ public final class RejectStore {
             if values?.isRegularFile == true { total += values?.fileSize ?? 0 }
         }
         return total
+    }
+}
+
+/// Why a rejected part could not be saved.
+public enum RejectStoreError: Error, CustomStringConvertible, Equatable {
+    case copyFailed(file: String, reason: String)
+    case largerThanCap(bytes: Int, cap: Int)
+
+    public var description: String {
+        switch self {
+        case let .copyFailed(file, reason):
+            return "could not copy \(file): \(reason)"
+        case let .largerThanCap(bytes, cap):
+            return "the part's files take \(bytes) bytes, more than rejects.max_bytes (\(cap)); "
+                + "raise the cap to keep parts this large"
+        }
     }
 }

@@ -19,6 +19,17 @@ public enum TriggerSource: Sendable, Equatable {
     case immediate
 }
 
+extension TriggerSource: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .gpio: return "the TRIGGER line"
+        case .lines(0): return "a line on standard input"
+        case let .lines(descriptor): return "a line on descriptor \(descriptor)"
+        case .immediate: return "none (parts run one after another)"
+        }
+    }
+}
+
 public enum LogLevel: String, Sendable { case debug, info, warning, error }
 
 /// Where the loop reports: one record per part, and log lines.
@@ -186,7 +197,7 @@ public final class StationLoop {
             record.captureControls = part.capture?.controls
             record.stageSeconds["acquire_s"] = StationLoop.seconds(since: &clock)
             if cancellation.isCancelled {
-                throw StationFault(.stopped, "the station was stopped (SIGTERM) before the verdict")
+                throw StationFault(.stopped, "the station was stopped (SIGTERM or SIGINT) before the verdict")
             }
             let inspected = try inspection.inspect(part.views, cancellation: cancellation)
             result = inspected

@@ -31,6 +31,7 @@ final class LiveCalibrationTests: XCTestCase {
         XCTAssertEqual(good.skipped, [SkippedSample(name: "good-02",
                                                     reason: "skipped at the prompt")])
         XCTAssertTrue(good.stoppedEarly)
+        XCTAssertEqual(good.contradicted, [], "parts 000 and 001 have empty masks")
         // The scores are the station's for the same parts.
         let folder = URL(fileURLWithPath: Fixture.testParts)
         for (part, id) in zip(good.scored, ["000", "001"]) {
@@ -55,6 +56,20 @@ final class LiveCalibrationTests: XCTestCase {
                                                   in: URL(fileURLWithPath: Fixture.testParts)))
         XCTAssertEqual(try scoring.inspect(views).0.score,
                        try Fixture.inspection().inspect(views).0.score)
+    }
+
+    /// Replayed parts carry masks: a part taken under the label its mask contradicts is named
+    /// (fixture masks: 000 and 001 empty, 002 and 003 with defect pixels).
+    func testAPartWhoseMaskContradictsItsLabelIsNamed() throws {
+        var live = LiveCalibration(source: try ReplaySource(folder: Fixture.testParts),
+                                   inspection: try Fixture.inspection(),
+                                   ask: Script(["", "", "", ""]).ask)
+        let good = live.collect(label: "good", count: 3)     // 000, 001, 002
+        XCTAssertEqual(good.scored.count, 3)
+        XCTAssertEqual(good.contradicted, ["good-03 (002): taken as good, but its mask file "
+                                           + "marks it defective"])
+        let bad = live.collect(label: "bad", count: 1)       // 003
+        XCTAssertEqual(bad.contradicted, [])
     }
 
     func testQuitStopsOneLabelOnly() throws {

@@ -46,4 +46,30 @@ final class PackBanksTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("model.bank"), "\(error)")
         }
     }
+
+    /// A station checks every tensor of its pack before the first part: a flipped byte in the
+    /// weights (which opening alone does not read) refuses the start, naming the tensor.
+    func testAStationRefusesAPackWithACorruptTensor() throws {
+        var banks = try BankFile(path: Fixture.bank)
+        banks.threshold = 37.5
+        let path = try pack(banks: banks)
+        XCTAssertNoThrow(try PartInspection(profile: ModelProfile(path: path, bank: nil)))
+
+        let entry = try XCTUnwrap(try PackFile(path: path).entries.first {
+            $0.name.hasPrefix("unet.") && $0.byteLength > 64
+        })
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64(entry.offset + entry.byteLength / 2))
+        let byte = try XCTUnwrap(try handle.read(upToCount: 1)).first ?? 0
+        try handle.seek(toOffset: UInt64(entry.offset + entry.byteLength / 2))
+        try handle.write(contentsOf: Data([byte ^ 0x10]))
+        try handle.close()
+
+        // Opening and loading alone do not notice; the station does.
+        XCTAssertNoThrow(try PackFile(path: path))
+        XCTAssertThrowsError(try PartInspection(profile: ModelProfile(path: path, bank: nil))) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("failed its full check") && text.contains(entry.name), text)
+        }
+    }
 }

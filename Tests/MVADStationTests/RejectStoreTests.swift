@@ -36,14 +36,46 @@ final class RejectStoreTests: XCTestCase {
         XCTAssertEqual(reopened.entries.count, 2)
     }
 
-    func testAPartLargerThanTheCapIsKeptAlone() throws {
+    func testAPartLargerThanTheCapIsNotKeptAndTheOlderOnesStay() throws {
         let root = try temporaryFolder()
-        let view = root.appendingPathComponent("big.png")
-        try Data(repeating: 0, count: 5000).write(to: view)
+        let small = root.appendingPathComponent("small.png")
+        let big = root.appendingPathComponent("big.png")
+        try Data(repeating: 0, count: 1000).write(to: small)
+        try Data(repeating: 0, count: 5000).write(to: big)
         let store = try RejectStore(folder: root.appendingPathComponent("r").path, maximumBytes: 4000)
-        try store.save(partNumber: 1, id: "a", copying: [view], time: Date()) { _ in }
-        try store.save(partNumber: 2, id: "b", copying: [view], time: Date()) { _ in }
-        XCTAssertEqual(store.entries.count, 1)
-        XCTAssertTrue(store.entries[0].name.hasSuffix("-b"))
+        try store.save(partNumber: 1, id: "a", copying: [small], time: Date()) { _ in }
+        XCTAssertThrowsError(try store.save(partNumber: 2, id: "b", copying: [big], time: Date()) { _ in }) {
+            XCTAssertEqual($0 as? RejectStoreError, .largerThanCap(bytes: 5000, cap: 4000))
+        }
+        XCTAssertEqual(store.entries.map(\.name.last), ["a"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.folder.path).count, 1)
+    }
+
+    func testAFailedSaveLeavesNothingBehind() throws {
+        let root = try temporaryFolder()
+        let view = root.appendingPathComponent("000_image_0.png")
+        try Data(repeating: 7, count: 100).write(to: view)
+        let store = try RejectStore(folder: root.appendingPathComponent("r").path, maximumBytes: 10_000)
+        let missing = root.appendingPathComponent("gone.png")
+        XCTAssertThrowsError(try store.save(partNumber: 1, id: "a", copying: [view, missing],
+                                            time: Date()) { _ in }) { error in
+            guard case let .copyFailed(file, _)? = error as? RejectStoreError else {
+                return XCTFail("expected copyFailed, got \(error)")
+            }
+            XCTAssertEqual(file, missing.path)
+        }
+        struct WriteFailed: Error {}
+        XCTAssertThrowsError(try store.save(partNumber: 2, id: "b", copying: [view], time: Date()) { _ in
+            throw WriteFailed()
+        })
+        XCTAssertTrue(store.entries.isEmpty)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.folder.path), [])
+
+        // A half-written part left by a crash is cleared when the store opens.
+        let stale = store.folder.appendingPathComponent(".20261203T000000.000Z-000001-p00000001-a.partial")
+        try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
+        let reopened = try RejectStore(folder: store.folder.path, maximumBytes: 10_000)
+        XCTAssertTrue(reopened.entries.isEmpty)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
     }
 }

@@ -1,5 +1,6 @@
 // `mvad run --profile P`: the station loop: one JSON line per part on stdout, levelled logs on
-// stderr; SIGTERM/SIGINT fail the current part, release the lines and exit 0 within 2 s.
+// stderr; SIGTERM/SIGINT fail the current part, release the lines and exit 0 within 2 s; a
+// closed stdout stops the loop the same way and exits 1.
 
 import Foundation
 import MVADCapture
@@ -56,6 +57,9 @@ enum RunCommand: Command {
         if args.has("--once") && args.has("--stdin-trigger") {
             throw UsageError(message: "run: give --once or --stdin-trigger, not both")
         }
+        if args.has("--once") && cycles != nil {
+            throw UsageError(message: "run: --once inspects one part; leave out --cycles")
+        }
         let profile: StationProfile
         do {
             profile = try StationProfile.load(path: profilePath)
@@ -65,6 +69,11 @@ enum RunCommand: Command {
         let system = LinuxSystemCalls()
         log(.info, "station '\(profile.station)': loading model \(profile.model.path)")
         let inspection = try PartInspection(profile: profile.model)
+        if let threshold = inspection.inspector.threshold {
+            let source = profile.model.threshold != nil
+                ? "the profile's model.threshold" : inspection.inspector.thresholdSource
+            log(.info, "threshold \(threshold) (\(source))")
+        }
         let source = try partSource(profile, system: system)
         var handshake: Handshake?
         if let lines = profile.handshake, !args.has("--no-gpio") {
@@ -91,19 +100,32 @@ enum RunCommand: Command {
         }
         let cancellation = StationCancellation()
         let signals = watchSignals(cancellation)
+        // A closed stdout (the PLC gateway gone) is an error to report, not a silent SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        let outputLost = OutputLost()
         let loop = StationLoop(
             source: source, inspection: inspection, handshake: handshake, trigger: trigger,
             rejects: rejects, heatmaps: profile.rejects?.heatmaps ?? false,
             notifier: try SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             system: system, cancellation: cancellation,
-            reporter: StationReporter(record: { emit($0.jsonLine()) }, log: log))
+            reporter: StationReporter(record: { record in
+                guard !emit(record.jsonLine()) else { return }
+                if outputLost.mark() {
+                    log(.error, "standard output is closed: part records cannot be delivered; "
+                        + "stopping")
+                }
+                cancellation.cancel()
+            }, log: log))
         loop.maximumParts = maximum
         loop.intervalMilliseconds = profile.replay?.intervalMilliseconds ?? 0
         log(.info, "running: trigger \(trigger), "
-            + (maximum.map { "\($0) parts" } ?? "until stopped"))
+            + (maximum.map { $0 == 1 ? "1 part" : "\($0) parts" } ?? "until stopped"))
         let summary = loop.run()
         signals.forEach { $0.cancel() }
         log(.info, summaryLine(summary))
+        if outputLost.happened {
+            throw CommandFailure("run: stopped because standard output was closed")
+        }
     }
 
     static func summaryLine(_ s: StationSummary) -> String {
@@ -140,8 +162,38 @@ enum RunCommand: Command {
     }
 
     /// One JSON line, written at once (a PLC gateway may read it as it comes).
-    static func emit(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    /// Writes one line to stdout in full; false when stdout is closed or fails.
+    static func emit(_ line: String) -> Bool {
+        let bytes = Array((line + "\n").utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes {
+                Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count)
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return false }
+            written += count
+        }
+        return true
+    }
+
+    /// Set once when stdout fails; read after the loop.
+    final class OutputLost: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lost = false
+        /// Marks the loss; true the first time.
+        func mark() -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            let first = !lost
+            lost = true
+            return first
+        }
+        var happened: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return lost
+        }
     }
 
     static func log(_ level: LogLevel, _ message: String) {
