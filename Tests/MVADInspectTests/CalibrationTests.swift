@@ -67,6 +67,24 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(result.band, ThresholdBand(lower: 95, upper: 96))
     }
 
+    /// The bound printed and stored with a threshold is the chosen threshold's, not the quantile
+    /// rule's: Youden's J here rejects 2 of 4 good parts, and the one-sided 95 % Clopper-Pearson
+    /// bound for 2 of 4 is 0.90239 (P(X <= 2 | n = 4, p) = 0.05, solved by bisection in Python).
+    func testFalseRejectBoundIsTheChosenThresholds() throws {
+        let options = CalibrationOptions(strategy: .youdenJ)
+        let result = try ThresholdCalibration.calibrate(
+            good: parts("g", [1, 2, 5, 6]), bad: parts("b", [3, 4, 4.5, 4.8, 7]), options: options)
+        XCTAssertEqual(result.threshold, 2.5)
+        XCTAssertEqual(result.rates.falseRejects, 2)
+        XCTAssertEqual(result.rates.falseRejectUpperBound, 0.90239, accuracy: 1e-4)
+        XCTAssertEqual(result.provenance["false_reject_upper_bound"].flatMap(Double.init) ?? 0,
+                       0.90239, accuracy: 1e-4)
+        // The quantile rule's own figure (no reject above the highest good score) stays apart.
+        XCTAssertEqual(result.quantile.observedFalseRejects, 0)
+        XCTAssertEqual(result.provenance["quantile_false_reject_upper_bound"].flatMap(Double.init)
+                       ?? 0, 1 - pow(0.05, 0.25), accuracy: 1e-9)
+    }
+
     func testQuantileWithTiedTopScoresRejectsFewer() throws {
         let options = CalibrationOptions(strategy: .goodQuantile, targetFalseRejectRate: 0.2)
         let result = try ThresholdCalibration.calibrate(good: parts("g", [1, 2, 3, 3, 3]),
@@ -196,11 +214,16 @@ final class CalibrationTests: XCTestCase {
         XCTAssertThrowsError(try calibrate(good: [1, 3], bad: [2], .separationMidpoint)) {
             XCTAssertEqual($0 as? CalibrationError, .setsOverlap(maxGood: 3, minBad: 2))
         }
-        let options = CalibrationOptions(margin: -0.1)
-        XCTAssertThrowsError(try ThresholdCalibration.calibrate(good: parts("g", [1]),
-                                                                options: options)) {
-            XCTAssertTrue("\($0)".contains("margin must be a finite number >= 0, got -0.1"))
+        for margin in [-0.1, 1.5, 1e9] {
+            let options = CalibrationOptions(margin: margin)
+            XCTAssertThrowsError(try ThresholdCalibration.calibrate(good: parts("g", [1]),
+                                                                    options: options)) {
+                XCTAssertTrue("\($0)".contains("margin must be a fraction in [0, 1], got \(margin)"),
+                              "\($0)")
+            }
         }
+        XCTAssertEqual(try ThresholdCalibration.calibrate(
+            good: parts("g", [2]), options: CalibrationOptions(margin: 1)).threshold, 4)
     }
 
     // MARK: Exports

@@ -38,6 +38,29 @@ final class PartFolderTests: XCTestCase {
         XCTAssertNil(parts[1].mask)
     }
 
+    /// The same part given twice (as a copy of the folder's files through links) is found;
+    /// another part with the same id but its own files is not.
+    func testOverlappingPartsAreFoundThroughLinks() throws {
+        let good = folder.appendingPathComponent("good")
+        let bad = folder.appendingPathComponent("bad")
+        let files = FileManager.default
+        try files.createDirectory(at: good, withIntermediateDirectories: true)
+        try files.createDirectory(at: bad, withIntermediateDirectories: true)
+        try PartFixtures.writeEyecandiesPart(good, id: "000")
+        try PartFixtures.writeEyecandiesPart(good, id: "001")
+        try PartFixtures.writeEyecandiesPart(bad, id: "000")     // own files, same id
+        for name in (0..<6).map({ "001_image_\($0).png" }) + ["001_normals.png"] {
+            try files.createSymbolicLink(at: bad.appendingPathComponent(name.replacingOccurrences(
+                of: "001", with: "007")), withDestinationURL: good.appendingPathComponent(name))
+        }
+        let goodParts = try PartFolder.parts(in: good)
+        let badParts = try PartFolder.parts(in: bad)
+        XCTAssertEqual(badParts.map(\.id), ["000", "007"])
+        XCTAssertEqual(PartViews.overlapping(goodParts, badParts), ["007"])
+        XCTAssertEqual(PartViews.overlapping(goodParts, goodParts), ["000", "001"])
+        XCTAssertEqual(PartViews.overlapping([], badParts), [])
+    }
+
     func testPlainFolderIsOnePartNamedAfterTheFolder() throws {
         for light in 0..<6 { try PartFixtures.writeView(folder, "image_\(light).jpeg") }
         try PartFixtures.writeView(folder, "normals.Png")

@@ -43,7 +43,9 @@ extension ThresholdCalibration {
             "false_rejects": "\(result.rates.falseRejects)",
             "false_accepts": "\(result.rates.falseAccepts)",
             "false_reject_rate": "\(result.rates.falseRejectRate)",
-            "false_reject_upper_bound": "\(result.quantile.falseRejectUpperBound)",
+            "false_reject_upper_bound": "\(result.rates.falseRejectUpperBound)",
+            "quantile_threshold": "\(result.quantile.threshold)",
+            "quantile_false_reject_upper_bound": "\(result.quantile.falseRejectUpperBound)",
             "warning_count": "\(result.warnings.count)",
         ]
         if let rate = result.rates.falseAcceptRate { facts["false_accept_rate"] = "\(rate)" }

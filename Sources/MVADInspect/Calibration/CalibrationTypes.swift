@@ -128,6 +128,9 @@ public struct ThresholdRates: Sendable, Equatable {
     public let falseAccepts: Int
     public let falseRejectRate: Double
     public let falseAcceptRate: Double?
+    /// One-sided Clopper-Pearson upper bound on the false-reject rate at this threshold,
+    /// from `falseRejects` of the good parts, at the options' confidence.
+    public let falseRejectUpperBound: Double
 }
 
 /// How the good and bad scores lie against each other.

@@ -40,7 +40,8 @@ public enum ThresholdCalibration {
         }
 
         let band = bandAround(threshold, strategy: strategy, good: goodScores, bad: badScores)
-        let rates = ratesAt(threshold, good: goodScores, bad: badScores)
+        let rates = ratesAt(threshold, good: goodScores, bad: badScores,
+                            confidence: options.confidence)
         guard let goodStatistics = ScoreStatistics(goodScores) else {
             preconditionFailure("good scores were checked to be non-empty")
         }
@@ -59,9 +60,11 @@ public enum ThresholdCalibration {
     // MARK: Checks
 
     private static func check(_ options: CalibrationOptions) throws {
-        guard options.margin.isFinite, options.margin >= 0 else {
+        // A margin is a fraction of the highest good score; above 1 the threshold would be
+        // more than twice any good score, which passes nearly everything.
+        guard options.margin.isFinite, options.margin >= 0, options.margin <= 1 else {
             throw CalibrationError.invalidOption(
-                name: "margin", found: "\(options.margin)", expected: "a finite number >= 0")
+                name: "margin", found: "\(options.margin)", expected: "a fraction in [0, 1]")
         }
         let rate = options.targetFalseRejectRate
         guard rate > 0, rate < 1 else {
@@ -137,13 +140,16 @@ public enum ThresholdCalibration {
                             bad: bad.filter { $0.score <= maxGood })
     }
 
-    static func ratesAt(_ threshold: Double, good: [Double], bad: [Double]) -> ThresholdRates {
+    static func ratesAt(_ threshold: Double, good: [Double], bad: [Double],
+                        confidence: Double) -> ThresholdRates {
         let rejects = good.filter { $0 >= threshold }.count
         let accepts = bad.filter { $0 < threshold }.count
         return ThresholdRates(
             falseRejects: rejects, falseAccepts: accepts,
             falseRejectRate: Double(rejects) / Double(max(good.count, 1)),
-            falseAcceptRate: bad.isEmpty ? nil : Double(accepts) / Double(bad.count))
+            falseAcceptRate: bad.isEmpty ? nil : Double(accepts) / Double(bad.count),
+            falseRejectUpperBound: good.isEmpty ? 1
+                : upperBound(failures: rejects, trials: good.count, alpha: 1 - confidence))
     }
 
     private static func bandAround(_ threshold: Double, strategy: CalibrationStrategy,

@@ -78,3 +78,17 @@ public struct PartViews: Sendable, Equatable {
         return folder.appendingPathComponent(fileStem(of: view)).path + ".{\(alternatives)}"
     }
 }
+
+extension PartViews {
+    /// The view files of this part with symbolic links resolved (the mask left out).
+    public var resolvedViewFiles: Set<String> {
+        Set((lights + [normals]).compactMap { $0?.resolvingSymlinksInPath().path })
+    }
+
+    /// Ids of the parts of `other` that share a view file with some part of `parts`: the same
+    /// part listed twice, perhaps through a link.
+    public static func overlapping(_ parts: [PartViews], _ other: [PartViews]) -> [String] {
+        let files = parts.reduce(into: Set<String>()) { $0.formUnion($1.resolvedViewFiles) }
+        return other.filter { !$0.resolvedViewFiles.isDisjoint(with: files) }.map(\.id)
+    }
+}

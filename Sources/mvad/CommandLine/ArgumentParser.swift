@@ -50,14 +50,21 @@ struct ParsedArguments {
                 flags.insert(name)
                 continue
             }
+            let value: String
             if let inline {
-                values[name] = inline
+                value = inline
             } else if index < arguments.count, !Self.looksLikeOption(arguments[index]) {
-                values[name] = arguments[index]
+                value = arguments[index]
                 index += 1
             } else {
                 throw UsageError(message: "\(command): \(name) needs a value (\(spec.value ?? ""))")
             }
+            // Every option holds one value: a second one would silently replace the first.
+            if let first = values[name] {
+                throw UsageError(message: "\(command): \(name) is given twice ('\(first)' and "
+                    + "'\(value)'); it takes one value")
+            }
+            values[name] = value
         }
     }
 

@@ -21,7 +21,7 @@ enum CalibrateCommand: Command {
                    help: CalibrationStrategy.allCases.map(\.rawValue).joined(separator: " | ")
                        + " (default automatic)"),
         OptionSpec(name: "--margin", value: "M",
-                   help: "relative margin over the highest good score (default 0.05)"),
+                   help: "relative margin over the highest good score, 0...1 (default 0.05)"),
         OptionSpec(name: "--target-false-reject", value: "R",
                    help: "false-reject rate for the quantile strategy (default 0.01)"),
         OptionSpec(name: "-o", value: "BANK",
@@ -42,7 +42,7 @@ enum CalibrateCommand: Command {
     ]
 
     static let help = helpText(
-        usage: "mvad calibrate --model M --bank BANK --good DIR [--bad DIR] [-o BANK]\n"
+        usage: "mvad calibrate --model M [--bank BANK] --good DIR [--bad DIR] [-o BANK]\n"
             + "       mvad calibrate --profile P --good-count N [--bad-count M] "
             + "[--write-profile] [-o BANK]",
         summary: summary, specs: specs, details: """
@@ -57,8 +57,10 @@ enum CalibrateCommand: Command {
         Live (--profile): the model and banks are the profile's, and each part is taken the
         way the station takes it, after a prompt on standard error: Enter takes the part, s
         skips it, q stops that label; the end of standard input stops. --write-profile sets
-        model.threshold in the profile (every other key kept; the provenance then lives only
-        in the -o bank file, if given); give --write-profile, -o BANK, or both.
+        model.threshold in the profile (every other value kept, the file rewritten with
+        sorted keys; the provenance then lives only in the -o bank file, if given); give
+        --write-profile, -o BANK, or both. In replay, a part whose mask marks it defective
+        but is taken as good (or the reverse) is reported with a warning.
         """)
 
     static func run(_ arguments: [String]) throws {
@@ -89,12 +91,23 @@ enum CalibrateCommand: Command {
             try InspectSupport.checkWritable(plot, what: "plot")
         }
 
+        let goodParts = try InspectSupport.parts(at: goodPath, category: nil, split: .val)
+        let badPath = args.string("--bad")
+        let badParts = try badPath.map {
+            try InspectSupport.parts(at: $0, category: nil, split: .val)
+        } ?? []
+        if let badPath {
+            try checkDisjoint(goodParts, badParts, good: goodPath, bad: badPath)
+        }
+
         var banks = try InspectSupport.banks(args, modelPath: modelPath, command: name)
         let model = try InspectSupport.loadModel(modelPath)
         let inspector = try Inspector(model: model, banks: banks, modality: modality, compute: compute)
-        let good = try score(goodPath, label: "good", inspector: inspector, model: model, modality: modality)
-        let bad = try args.string("--bad").map {
-            try score($0, label: "bad", inspector: inspector, model: model, modality: modality)
+        let good = try score(goodParts, from: goodPath, label: "good", inspector: inspector,
+                             model: model, modality: modality)
+        let bad = try badPath.map {
+            try score(badParts, from: $0, label: "bad", inspector: inspector, model: model,
+                      modality: modality)
         } ?? []
         let result = try ThresholdCalibration.calibrate(good: good, bad: bad, options: options)
 
@@ -152,6 +165,9 @@ enum CalibrateCommand: Command {
         for skipped in good.skipped + bad.skipped {
             InspectSupport.log("not scored: \(skipped.name): \(skipped.reason)")
         }
+        for contradiction in good.contradicted + bad.contradicted {
+            InspectSupport.log("warning: " + contradiction)
+        }
         guard !good.scored.isEmpty else {
             throw CommandFailure("no good part was scored, so no threshold was chosen; nothing "
                                  + "was written")
@@ -195,13 +211,30 @@ enum CalibrateCommand: Command {
     }
 
     /// Image scores of every part under `path`; parts that fail to load are listed and skipped.
-    static func score(_ path: String, label: String, inspector: Inspector, model: InspectionModel,
+    /// A part given as both good and bad would make every threshold wrong for it; refuse,
+    /// naming the parts whose views (after symbolic links) are the same files.
+    static func checkDisjoint(_ good: [PartViews], _ bad: [PartViews], good goodPath: String,
+                              bad badPath: String) throws {
+        let shared = PartViews.overlapping(good, bad)
+        guard shared.isEmpty else {
+            throw UsageError(message: "calibrate: \(shared.count) part(s) are in both --good "
+                + "\(goodPath) and --bad \(badPath) (the same view files): "
+                + shared.prefix(10).joined(separator: ", ") + (shared.count > 10 ? ", ..." : "")
+                + "; a part is either good or bad")
+        }
+    }
+
+    static func score(_ listed: [PartViews], from path: String, label: String,
+                      inspector: Inspector, model: InspectionModel,
                       modality: Modality) throws -> [PartScore] {
-        let listed = try InspectSupport.parts(at: path, category: nil, split: .val)
         let (parts, bad) = InspectSupport.checkParts(listed, size: model.settings.imageSize,
                                                      modality: modality)
         for skipped in bad {
             InspectSupport.log("skipping \(label) part \(skipped.id): \(skipped.reason)")
+        }
+        if parts.isEmpty && !listed.isEmpty {
+            throw CommandFailure("none of the \(listed.count) \(label) part(s) in \(path) could be "
+                                 + "read (reasons above); nothing was written")
         }
         let progress = Progress(title: "calibrate (\(label))", total: parts.count)
         return try parts.enumerated().map { i, views in
@@ -228,9 +261,18 @@ enum CalibrateCommand: Command {
                                 + "%d (%.1f %%)", r.badCount, bad.min, bad.max, bad.mean,
                                 r.rates.falseAccepts, (r.rates.falseAcceptRate ?? 0) * 100))
         }
-        lines.append(String(format: "false-reject rate: at most %.1f %% at %.0f %% confidence from "
-                            + "%d good parts", r.quantile.falseRejectUpperBound * 100,
-                            r.quantile.confidence * 100, r.goodCount))
+        lines.append(String(format: "false-reject rate at this threshold: at most %.1f %% at %.0f %% "
+                            + "confidence (%d of %d good parts rejected)",
+                            r.rates.falseRejectUpperBound * 100, r.quantile.confidence * 100,
+                            r.rates.falseRejects, r.goodCount))
+        if r.strategy != .goodQuantile {
+            let q = r.quantile
+            lines.append(String(format: "quantile rule for a %.3g %% false-reject rate: threshold "
+                                + "%.6g, %d of %d rejected, at most %.1f %% at %.0f %% confidence",
+                                q.targetFalseRejectRate * 100, q.threshold,
+                                q.observedFalseRejects, r.goodCount,
+                                q.falseRejectUpperBound * 100, q.confidence * 100))
+        }
         lines += r.warnings.map { "warning: " + $0 }
         return lines.joined(separator: "\n")
     }

@@ -36,6 +36,9 @@ enum InspectCommand: Command {
         scoring}}. A part fails when its score is at or above the threshold. --text prints
         "<id>  PASS|FAIL  score S < or >= T  (rgb R, normals N)  <total> s" instead, with
         "mask: good" or "mask: defective" when the part has a mask file.
+        A part whose views cannot be read gets {"part", "verdict": "unreadable", "error"}
+        (--text: "<id>  UNREADABLE  <reason>"); the others are still inspected, and the
+        command then exits 1 naming the unreadable parts.
         The heatmap shows the all-lights view (image_5) with the fused anomaly map on a fixed
         colour scale anchored at the threshold (yellow = threshold, red = twice it), then the
         RGB and normal-map anomaly maps, each on the scale of its share of the threshold; a
@@ -75,10 +78,20 @@ enum InspectCommand: Command {
                 throw CommandFailure("no part with id \(id) in \(args.string("--part") ?? "")")
             }
         }
+        var unreadable: [String] = []
         for views in parts {
             var clock = DispatchTime.now().uptimeNanoseconds
-            let part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
+            let part: LoadedPart
+            do {
+                part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
                                            includeMask: args.has("--text"))
+            } catch {
+                // One bad part does not stop the others; the exit status still says so.
+                unreadable.append(views.id)
+                print(args.has("--text") ? "\(views.id)  UNREADABLE  \(error)"
+                      : unreadableLine(views.id, error: error))
+                continue
+            }
             let load = Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
             clock = DispatchTime.now().uptimeNanoseconds
             let result = try inspector.inspect(part)
@@ -95,6 +108,17 @@ enum InspectCommand: Command {
                                  to: path)
             }
         }
+        if !unreadable.isEmpty {
+            throw CommandFailure("\(unreadable.count) of \(parts.count) parts could not be read: "
+                                 + unreadable.joined(separator: ", "))
+        }
+    }
+
+    /// The JSON line of a part whose views could not be read: verdict "unreadable".
+    static func unreadableLine(_ id: String, error: any Error) -> String {
+        let object: [String: Any] = ["part": id, "verdict": "unreadable", "error": "\(error)"]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func jsonLine(_ r: InspectionResult, modality: Modality, load: Double,

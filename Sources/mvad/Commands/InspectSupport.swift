@@ -83,6 +83,7 @@ enum InspectSupport {
         }
         let splitFolder = url.appendingPathComponent(split.rawValue).appendingPathComponent("data")
         if FileManager.default.fileExists(atPath: splitFolder.path) {
+            log("\(path): taking the \(split.rawValue) split (\(splitFolder.path))")
             return try PartFolder.parts(in: splitFolder)             // a category folder
         }
         if let dataset = try? Dataset(root: url), !dataset.categories.isEmpty {
@@ -91,6 +92,7 @@ enum InspectSupport {
                 throw CommandFailure("\(path) holds several categories "
                     + "(\(dataset.categories.joined(separator: ", "))); choose one with --category")
             }
+            log("\(path): taking category \(category), \(split.rawValue) split")
             return try dataset.parts(category: category, split: split)
         }
         if let category {
