@@ -59,7 +59,8 @@ public enum ThresholdCalibration {
 
     // MARK: Checks
 
-    private static func check(_ options: CalibrationOptions) throws {
+    /// Throws `invalidOption` for an option outside its range; `calibrate` checks the same.
+    public static func check(_ options: CalibrationOptions) throws {
         // A margin is a fraction of the highest good score; above 1 the threshold would be
         // more than twice any good score, which passes nearly everything.
         guard options.margin.isFinite, options.margin >= 0, options.margin <= 1 else {

@@ -122,10 +122,16 @@ enum CalibrateCommand: Command {
     static func options(_ args: ParsedArguments) throws -> CalibrationOptions {
         let strategyName = try args.choice("--strategy", from: CalibrationStrategy.allCases.map(\.rawValue),
                                            default: CalibrationStrategy.automatic.rawValue)
-        return CalibrationOptions(
+        let options = CalibrationOptions(
             strategy: CalibrationStrategy(rawValue: strategyName ?? "") ?? .automatic,
             margin: Double(try args.float("--margin", default: 0.05) ?? 0.05),
             targetFalseRejectRate: Double(try args.float("--target-false-reject", default: 0.01) ?? 0.01))
+        do {
+            try ThresholdCalibration.check(options)   // before any part is scored
+        } catch {
+            throw UsageError(message: "calibrate: \(error)")
+        }
+        return options
     }
 
     /// `--profile P`: sample parts taken live through the station's part source.

@@ -72,7 +72,7 @@ enum RunCommand: Command {
         if let threshold = inspection.inspector.threshold {
             let source = profile.model.threshold != nil
                 ? "the profile's model.threshold" : inspection.inspector.thresholdSource
-            log(.info, "threshold \(threshold) (\(source))")
+            log(.info, String(format: "threshold %.6g", threshold) + " (\(source))")
         }
         let source = try partSource(profile, system: system)
         var handshake: Handshake?
