@@ -21,37 +21,21 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-COMPONENTS = ("unet", "controlnet", "vae")
+import bench_workload as workload
+from bench_workload import COMPONENTS, TIMESTEP, log
+
 FILE_STEMS = {"unet": "unet", "controlnet": "controlnet", "vae": "vae_encoder"}
-BATCH = 6
-LATENT_SIZE = 32
-IMAGE_SIZE = 256
-TOKENS = 77
-CONTEXT_WIDTH = 768
-TIMESTEP = 81.0
-
-
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--onnx", required=True, help="folder written by export_onnx.py")
-    parser.add_argument("--threads", type=int, required=True, help="intra-op threads")
-    parser.add_argument("--repeats", type=int, required=True, help="timed runs per component")
-    parser.add_argument("--only", default=",".join(COMPONENTS),
-                        help=f"comma-separated subset of {','.join(COMPONENTS)}")
+    workload.add_timing_arguments(parser, threads_help="intra-op threads")
     parser.add_argument("--variant", default="int8",
                         help="time C.VARIANT.onnx (export_onnx.py --suffix), or 'float' for C.onnx")
     args = parser.parse_args()
 
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = [name for name in only if name not in COMPONENTS]
-    if unknown or not only:
-        parser.error(f"--only takes names from {','.join(COMPONENTS)}, got '{args.only}'")
-    if args.threads < 1 or args.repeats < 1:
-        parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
+    only = workload.checked_components(parser, args)
 
     paths = {name: model_path(args.onnx, name, args.variant) for name in only}
     missing = [path for path in paths.values() if not os.path.exists(path)]

@@ -18,36 +18,18 @@ import time
 import torch
 from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
 
+import bench_workload as workload
 import reference_common as common
-
-COMPONENTS = ("unet", "controlnet", "vae")
-BATCH = 6
-LATENT_SIZE = 32
-IMAGE_SIZE = 256
-TOKENS = 77
-CONTEXT_WIDTH = 768
-TIMESTEP = 81.0
-
-
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
+from bench_workload import (BATCH, COMPONENTS, CONTEXT_WIDTH, IMAGE_SIZE, LATENT_SIZE, TIMESTEP,
+                            TOKENS, log)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", required=True, help="folder written by full_size.py make")
-    parser.add_argument("--threads", type=int, required=True, help="torch.set_num_threads")
-    parser.add_argument("--repeats", type=int, required=True, help="timed runs per component")
-    parser.add_argument("--only", default=",".join(COMPONENTS),
-                        help=f"comma-separated subset of {','.join(COMPONENTS)}")
+    workload.add_timing_arguments(parser, threads_help="torch.set_num_threads")
     args = parser.parse_args()
 
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = [name for name in only if name not in COMPONENTS]
-    if unknown or not only:
-        parser.error(f"--only takes names from {','.join(COMPONENTS)}, got '{args.only}'")
-    if args.threads < 1 or args.repeats < 1:
-        parser.error(f"--threads and --repeats must be >= 1, got {args.threads}, {args.repeats}")
+    only = workload.checked_components(parser, args)
 
     torch.set_num_threads(args.threads)
     common.quiet_libraries()
