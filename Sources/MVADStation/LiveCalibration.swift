@@ -69,6 +69,7 @@ public struct LiveCalibration {
                 return samples
             case "s":
                 samples.skipped.append(SkippedSample(name: name, reason: "skipped at the prompt"))
+                source.skip()
                 continue
             default:
                 break

@@ -68,7 +68,7 @@ public final class PartInspection {
     /// the first part (a second or less for a full-size pack) instead of trusting the cheap
     /// table check that opening does: a flipped bit in the weights would otherwise only shift
     /// the scores.
-    static func verify(pack path: String) throws {
+    public static func verify(pack path: String) throws {
         do {
             _ = try PackFile(path: path).verify()
         } catch {

@@ -49,6 +49,13 @@ public protocol PartSource: AnyObject {
     func acquire(partNumber: Int) throws(StationFault) -> AcquiredPart
     /// Tries to make the source usable again after a fault; true when it is.
     func recover() -> Bool
+    /// Passes over the part at hand without taking it (a person skipping it in live
+    /// calibration). A camera has nothing to pass over; a replay moves to its next part.
+    func skip()
+}
+
+extension PartSource {
+    public func skip() {}
 }
 
 /// Recorded parts from a folder, taken in order and cycled.
@@ -74,6 +81,10 @@ public final class ReplaySource: PartSource {
     }
 
     public func recover() -> Bool { true }
+
+    public func skip() {
+        next = (next + 1) % parts.count
+    }
 }
 
 /// Parts from the station's camera and lights.

@@ -1,5 +1,7 @@
 // RejectStore: the views, heatmap and record of rejected parts, one folder per part, under a
-// size cap: after each save the oldest part folders are deleted until the total fits.
+// size cap: after each save the oldest part folders are deleted until the total fits. Only
+// folders named as the store names them count and are ever deleted; anything else a person
+// puts in the folder is left alone.
 
 import Foundation
 
@@ -11,22 +13,51 @@ public final class RejectStore {
     public private(set) var entries: [(name: String, bytes: Int)] = []
     private var sequence = 0
 
-    /// Creates the folder if needed and indexes what it already holds (folders sort by name in
-    /// the order they were written).
+    /// Creates the folder if needed and indexes the part folders it already holds (they sort
+    /// by name in the order they were written).
     public init(folder: String, maximumBytes: Int) throws {
         precondition(maximumBytes > 0, "the rejects cap must be > 0, got \(maximumBytes)")
         self.folder = URL(fileURLWithPath: folder)
         self.maximumBytes = maximumBytes
         let files = FileManager.default
-        try files.createDirectory(at: self.folder, withIntermediateDirectories: true)
-        let all = try files.contentsOfDirectory(atPath: folder)
+        let all: [String]
+        do {
+            try files.createDirectory(at: self.folder, withIntermediateDirectories: true)
+            all = try files.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw RejectStoreError.folderUnusable(path: folder, reason: error.localizedDescription)
+        }
         let root = self.folder
         // Parts a crash left half-written are removed; they were never reported as saved.
-        for stale in all where stale.hasPrefix(".") && stale.hasSuffix(RejectStore.partialSuffix) {
+        for stale in all where stale.hasPrefix(".") && stale.hasSuffix(RejectStore.partialSuffix)
+            && RejectStore.isPartFolderName(String(stale.dropFirst().dropLast(RejectStore.partialSuffix.count))) {
             try? files.removeItem(at: root.appendingPathComponent(stale))
         }
-        let names = all.filter { !$0.hasPrefix(".") }
+        let names = all.filter { name in
+            var isFolder: ObjCBool = false
+            return RejectStore.isPartFolderName(name)
+                && files.fileExists(atPath: root.appendingPathComponent(name).path,
+                                    isDirectory: &isFolder) && isFolder.boolValue
+        }
         entries = names.sorted().map { ($0, RejectStore.size(of: root.appendingPathComponent($0))) }
+    }
+
+    /// Whether `name` has the form `folderName` gives: "20261203T193000.123Z-000001-p00000042-"
+    /// and a part id.
+    static func isPartFolderName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        // yyyyMMdd T HHmmss . SSS Z - 6 digits - p 8 digits - id
+        let pattern = Array("dddddddd" + "T" + "dddddd" + "." + "ddd" + "Z-" + "dddddd" + "-p"
+                            + "dddddddd" + "-")
+        guard bytes.count > pattern.count else { return false }
+        for (byte, expected) in zip(bytes, pattern) {
+            if expected == "d" {
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return false }
+            } else if byte != expected.asciiValue {
+                return false
+            }
+        }
+        return true
     }
 
     /// Bytes held now.
@@ -48,7 +79,12 @@ public final class RejectStore {
         let staging = folder.appendingPathComponent("." + name + RejectStore.partialSuffix)
         let manager = FileManager.default
         do {
-            try manager.createDirectory(at: staging, withIntermediateDirectories: true)
+            do {
+                try manager.createDirectory(at: staging, withIntermediateDirectories: true)
+            } catch {
+                throw RejectStoreError.writeFailed(path: staging.path,
+                                                   reason: error.localizedDescription)
+            }
             for file in files {
                 do {
                     try manager.copyItem(at: file, to: staging.appendingPathComponent(file.lastPathComponent))
@@ -57,12 +93,22 @@ public final class RejectStore {
                                                       reason: error.localizedDescription)
                 }
             }
-            try write(staging)
+            do {
+                try write(staging)
+            } catch {
+                throw RejectStoreError.writeFailed(path: staging.path,
+                                                   reason: error.localizedDescription)
+            }
             let bytes = RejectStore.size(of: staging)
             guard bytes <= maximumBytes else {
                 throw RejectStoreError.largerThanCap(bytes: bytes, cap: maximumBytes)
             }
-            try manager.moveItem(at: staging, to: target)
+            do {
+                try manager.moveItem(at: staging, to: target)
+            } catch {
+                throw RejectStoreError.writeFailed(path: target.path,
+                                                   reason: error.localizedDescription)
+            }
             entries.append((name, bytes))
         } catch {
             try? manager.removeItem(at: staging)
@@ -114,11 +160,17 @@ public final class RejectStore {
 
 /// Why a rejected part could not be saved.
 public enum RejectStoreError: Error, CustomStringConvertible, Equatable {
+    case folderUnusable(path: String, reason: String)
     case copyFailed(file: String, reason: String)
+    case writeFailed(path: String, reason: String)
     case largerThanCap(bytes: Int, cap: Int)
 
     public var description: String {
         switch self {
+        case let .folderUnusable(path, reason):
+            return "the rejects folder \(path) cannot be used: \(reason)"
+        case let .writeFailed(path, reason):
+            return "could not write \(path): \(reason)"
         case let .copyFailed(file, reason):
             return "could not copy \(file): \(reason)"
         case let .largerThanCap(bytes, cap):

@@ -220,7 +220,21 @@ extension StationProfile {
             if !exists(replay.parts, folder: true) {
                 issues.append(ProfileIssue(key: "replay.parts",
                                            message: "\(replay.parts) is not a folder of parts"))
-            } else if (try? ReplaySource(folder: replay.parts)) == nil {
+            } else if let source = try? ReplaySource(folder: replay.parts) {
+                // every part needs the views its modality reads, or each would fault in turn
+                let needsLights = model.modality != "normals"
+                let needsNormals = model.modality != "rgb"
+                let incomplete = source.parts.filter { part in
+                    (needsLights && part.lights.contains { $0 == nil })
+                        || (needsNormals && part.normals == nil)
+                }.map(\.id)
+                if !incomplete.isEmpty {
+                    issues.append(ProfileIssue(key: "replay.parts", message: "\(incomplete.count) "
+                        + "of \(source.parts.count) parts lack views modality '\(model.modality)' "
+                        + "needs: " + incomplete.prefix(5).joined(separator: ", ")
+                        + (incomplete.count > 5 ? ", ..." : "")))
+                }
+            } else {
                 // the same reading mvad run does, so a folder run would refuse fails here too
                 issues.append(ProfileIssue(key: "replay.parts", message: "\(replay.parts) holds "
                     + "no parts (expected NNN_image_0..5 and NNN_normals files in the folder "
@@ -229,12 +243,30 @@ extension StationProfile {
         }
         if let rejects {
             let parent = URL(fileURLWithPath: rejects.folder).deletingLastPathComponent().path
-            if !exists(rejects.folder, folder: true) && !exists(parent, folder: true) {
+            if files.fileExists(atPath: rejects.folder) && !exists(rejects.folder, folder: true) {
+                issues.append(ProfileIssue(key: "rejects.folder", message: "\(rejects.folder) "
+                                           + "is a file; rejected parts need a folder"))
+            } else if !exists(rejects.folder, folder: true) && !exists(parent, folder: true) {
                 issues.append(ProfileIssue(key: "rejects.folder", message: "neither "
                                            + "\(rejects.folder) nor its parent folder exists"))
             }
+            // The store rotates what it writes there; it must not share a folder with inputs.
+            let inputs = [("replay.parts", source == .replay ? replay?.parts : nil),
+                          ("model.path", model.path), ("model.bank", model.bank)]
+            for case let (key, path?) in inputs where Self.overlaps(rejects.folder, path) {
+                issues.append(ProfileIssue(key: "rejects.folder", message: "\(rejects.folder) "
+                                           + "overlaps \(key) \(path); give the rejects a folder "
+                                           + "of their own"))
+            }
         }
         return issues
+    }
+
+    /// Whether one path is the other or lies inside it (links resolved).
+    static func overlaps(_ a: String, _ b: String) -> Bool {
+        let x = URL(fileURLWithPath: a).resolvingSymlinksInPath().standardized.path
+        let y = URL(fileURLWithPath: b).resolvingSymlinksInPath().standardized.path
+        return x == y || x.hasPrefix(y + "/") || y.hasPrefix(x + "/")
     }
 
     private func deviceProblems() -> [ProfileIssue] {

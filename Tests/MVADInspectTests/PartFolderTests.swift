@@ -38,25 +38,38 @@ final class PartFolderTests: XCTestCase {
         XCTAssertNil(parts[1].mask)
     }
 
-    /// The same part given twice (as a copy of the folder's files through links) is found;
-    /// another part with the same id but its own files is not.
-    func testOverlappingPartsAreFoundThroughLinks() throws {
+    /// The same part given twice is found whether it is listed through symbolic links, hard
+    /// links or as a copy; a part of its own is not, even when one of its views is identical.
+    func testOverlappingPartsAreFoundThroughLinksAndCopies() throws {
         let good = folder.appendingPathComponent("good")
         let bad = folder.appendingPathComponent("bad")
         let files = FileManager.default
         try files.createDirectory(at: good, withIntermediateDirectories: true)
         try files.createDirectory(at: bad, withIntermediateDirectories: true)
         try PartFixtures.writeEyecandiesPart(good, id: "000")
-        try PartFixtures.writeEyecandiesPart(good, id: "001")
-        try PartFixtures.writeEyecandiesPart(bad, id: "000")     // own files, same id
-        for name in (0..<6).map({ "001_image_\($0).png" }) + ["001_normals.png"] {
-            try files.createSymbolicLink(at: bad.appendingPathComponent(name.replacingOccurrences(
-                of: "001", with: "007")), withDestinationURL: good.appendingPathComponent(name))
+        let views = (0..<6).map { "image_\($0).png" } + ["normals.png"]
+        func ownPart(_ base: URL, _ id: String, value: UInt8) throws {
+            for name in views { try PartFixtures.writeView(base, "\(id)_\(name)", value: value) }
         }
+        try ownPart(good, "001", value: 90)
+        try ownPart(bad, "000", value: 200)                          // own files, same id
+        for name in views {
+            try files.createSymbolicLink(at: bad.appendingPathComponent("007_" + name),
+                                         withDestinationURL: good.appendingPathComponent("001_" + name))
+            try files.linkItem(at: good.appendingPathComponent("000_" + name),
+                               to: bad.appendingPathComponent("008_" + name))
+            try files.copyItem(at: good.appendingPathComponent("001_" + name),
+                               to: bad.appendingPathComponent("009_" + name))
+        }
+        try ownPart(bad, "010", value: 150)                          // one view the same as 001's
+        try files.removeItem(at: bad.appendingPathComponent("010_image_0.png"))
+        try files.copyItem(at: good.appendingPathComponent("001_image_0.png"),
+                           to: bad.appendingPathComponent("010_image_0.png"))
+
         let goodParts = try PartFolder.parts(in: good)
         let badParts = try PartFolder.parts(in: bad)
-        XCTAssertEqual(badParts.map(\.id), ["000", "007"])
-        XCTAssertEqual(PartViews.overlapping(goodParts, badParts), ["007"])
+        XCTAssertEqual(badParts.map(\.id), ["000", "007", "008", "009", "010"])
+        XCTAssertEqual(PartViews.overlapping(goodParts, badParts), ["007", "008", "009"])
         XCTAssertEqual(PartViews.overlapping(goodParts, goodParts), ["000", "001"])
         XCTAssertEqual(PartViews.overlapping([], badParts), [])
     }

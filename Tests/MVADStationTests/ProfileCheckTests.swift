@@ -127,6 +127,32 @@ final class ProfileCheckTests: XCTestCase {
         }
     }
 
+    func testReplayPartsLackingViewsAreNamed() throws {
+        let folder = try temporaryFolder()
+        let source = URL(fileURLWithPath: Fixture.testParts)
+        for name in try FileManager.default.contentsOfDirectory(atPath: source.path)
+        where name.hasPrefix("000_") || (name.hasPrefix("001_") && name != "001_image_3.png") {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name),
+                                             to: folder.appendingPathComponent(name))
+        }
+        let path = try write { $0["replay"] = ["parts": folder.path] }
+        XCTAssertEqual(issues(path), [ProfileIssue(
+            key: "replay.parts", message: "1 of 2 parts lack views modality 'both' needs: 001")])
+    }
+
+    /// Rejected parts rotate inside their folder: it must be a folder, and not hold inputs.
+    func testRejectsFolderMustBeItsOwnFolder() throws {
+        let file = try temporaryFolder().appendingPathComponent("rejects")
+        try Data("x".utf8).write(to: file)
+        let onFile = try write { $0["rejects"] = ["folder": file.path, "max_bytes": 100_000] }
+        XCTAssertEqual(issues(onFile).map(\.message), ["\(file.path) is a file; rejected parts "
+                                                       + "need a folder"])
+        let onParts = try write { $0["rejects"] = ["folder": Fixture.testParts,
+                                                   "max_bytes": 100_000] }
+        XCTAssertEqual(issues(onParts).map(\.key), ["rejects.folder"])
+        XCTAssertTrue(issues(onParts).first?.message.contains("overlaps replay.parts") ?? false)
+    }
+
     func testShippedFirmwareProfilesDecodeAndPassTheirRangeChecks() throws {
         let folder = Fixture.repository.appendingPathComponent("firmware-profiles")
         for name in ["rpi5.json", "jetson-orin-nano.json", "rk3588.json", "replay.json"] {

@@ -78,4 +78,41 @@ final class RejectStoreTests: XCTestCase {
         XCTAssertTrue(reopened.entries.isEmpty)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
     }
+
+    /// Files and folders the store did not write are neither counted nor deleted, however old
+    /// their names sort.
+    func testOnlyTheStoresOwnFoldersRotate() throws {
+        let root = try temporaryFolder()
+        let view = root.appendingPathComponent("000_image_0.png")
+        try Data(repeating: 7, count: 3000).write(to: view)
+        let folder = root.appendingPathComponent("r")
+        let files = FileManager.default
+        try files.createDirectory(at: folder.appendingPathComponent("000-keep-me"),
+                                  withIntermediateDirectories: true)
+        try Data(repeating: 1, count: 50_000).write(
+            to: folder.appendingPathComponent("000-keep-me/notes.txt"))
+        try Data("hi".utf8).write(to: folder.appendingPathComponent("README.txt"))
+        let store = try RejectStore(folder: folder.path, maximumBytes: 7000)
+        XCTAssertTrue(store.entries.isEmpty)
+        for part in 1...4 {
+            try store.save(partNumber: part, id: "000", copying: [view], time: Date()) { _ in }
+        }
+        XCTAssertEqual(store.entries.count, 2)
+        XCTAssertEqual(store.totalBytes, 6000)
+        XCTAssertTrue(files.fileExists(atPath: folder.appendingPathComponent("000-keep-me/notes.txt").path))
+        XCTAssertTrue(files.fileExists(atPath: folder.appendingPathComponent("README.txt").path))
+        // Reopened, it finds its two folders and nothing else.
+        XCTAssertEqual(try RejectStore(folder: folder.path, maximumBytes: 7000).entries.count, 2)
+    }
+
+    func testAFileWhereTheFolderShouldBeIsNamed() throws {
+        let file = try temporaryFolder().appendingPathComponent("rejects")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try RejectStore(folder: file.path, maximumBytes: 1000)) {
+            guard case let .folderUnusable(path, _)? = $0 as? RejectStoreError else {
+                return XCTFail("\($0)")
+            }
+            XCTAssertEqual(path, file.path)
+        }
+    }
 }

@@ -80,15 +80,55 @@ public struct PartViews: Sendable, Equatable {
 }
 
 extension PartViews {
-    /// The view files of this part with symbolic links resolved (the mask left out).
-    public var resolvedViewFiles: Set<String> {
-        Set((lights + [normals]).compactMap { $0?.resolvingSymlinksInPath().path })
+    /// Ids of the parts of `other` that are also parts of `parts`: one of their view files is
+    /// the same file (the same path, a symbolic or a hard link), or all their view files have
+    /// the same contents (a copy). One identical file alone is not enough for a copy: two
+    /// different parts can share, say, an all-dark view.
+    public static func overlapping(_ parts: [PartViews], _ other: [PartViews]) -> [String] {
+        let mine = parts.map(ViewIdentity.init)
+        let files = mine.reduce(into: Set<String>()) { $0.formUnion($1.fileIDs) }
+        let contents = Set(mine.compactMap(\.contents))
+        return other.filter { part in
+            let identity = ViewIdentity(part)
+            return !identity.fileIDs.isDisjoint(with: files)
+                || identity.contents.map { contents.contains($0) } ?? false
+        }.map(\.id)
+    }
+}
+
+/// What makes two listed parts the same part: their files, and their views' contents.
+private struct ViewIdentity {
+    /// "device:inode" of each view file that could be read.
+    let fileIDs: Set<String>
+    /// Size and FNV-1a hash of every view, in view order; nil if a view is missing or
+    /// unreadable.
+    let contents: [String]?
+
+    init(_ part: PartViews) {
+        var ids = Set<String>()
+        var digests: [String]? = []
+        for url in part.lights + [part.normals] {
+            guard let url else { digests = nil; continue }
+            let path = url.resolvingSymlinksInPath().path
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+               let device = attributes[.systemNumber], let inode = attributes[.systemFileNumber] {
+                ids.insert("\(device):\(inode)")
+            }
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else {
+                digests = nil
+                continue
+            }
+            digests?.append("\(data.count):\(ViewIdentity.fnv1a(data))")
+        }
+        fileIDs = ids
+        contents = digests
     }
 
-    /// Ids of the parts of `other` that share a view file with some part of `parts`: the same
-    /// part listed twice, perhaps through a link.
-    public static func overlapping(_ parts: [PartViews], _ other: [PartViews]) -> [String] {
-        let files = parts.reduce(into: Set<String>()) { $0.formUnion($1.resolvedViewFiles) }
-        return other.filter { !$0.resolvedViewFiles.isDisjoint(with: files) }.map(\.id)
+    static func fnv1a(_ data: Data) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return hash
     }
 }

@@ -84,7 +84,7 @@ enum InspectCommand: Command {
             let part: LoadedPart
             do {
                 part = try PartLoader.load(views, size: model.settings.imageSize, modality: modality,
-                                           includeMask: args.has("--text"))
+                                           includeMask: false)
             } catch {
                 // One bad part does not stop the others; the exit status still says so.
                 unreadable.append(views.id)
@@ -96,7 +96,8 @@ enum InspectCommand: Command {
             clock = DispatchTime.now().uptimeNanoseconds
             let result = try inspector.inspect(part)
             if args.has("--text") {
-                print(textLine(result, load: load, mask: part.mask))
+                print(textLine(result, load: load, mask: maskNote(views, size: model.settings.imageSize,
+                                                                   modality: modality)))
             } else {
                 print(jsonLine(result, modality: modality, load: load,
                                provenance: threshold == nil ? provenance : [:]))
@@ -146,7 +147,17 @@ enum InspectCommand: Command {
 
     /// One line for people: verdict, score against the threshold, the modalities' scores, the
     /// time, and the mask's truth when there is a mask.
-    static func textLine(_ r: InspectionResult, load: Double, mask: Tensor?) -> String {
+    /// "mask: good", "mask: defective" or "mask: unreadable" for a part with a mask file;
+    /// nil without one. The mask is only a note: it never stops the inspection.
+    static func maskNote(_ views: PartViews, size: Int, modality: Modality) -> String? {
+        guard views.mask != nil else { return nil }
+        guard let part = try? PartLoader.load(views, size: size, modality: modality,
+                                              includeMask: true),
+              let mask = part.mask else { return "mask: unreadable" }
+        return mask.scalars.contains { $0 > 0 } ? "mask: defective" : "mask: good"
+    }
+
+    static func textLine(_ r: InspectionResult, load: Double, mask: String?) -> String {
         let verdict = r.passed.map { $0 ? "PASS" : "FAIL" } ?? "----"
         var line = r.partID + "  " + verdict + String(format: "  score %.4f", r.score)
         if let threshold = r.threshold {
@@ -158,9 +169,7 @@ enum InspectCommand: Command {
         if !scores.isEmpty { line += "  (" + scores.joined(separator: ", ") + ")" }
         let total = load + r.timings.values.reduce(0, +)
         line += String(format: "  %.2f s", total)
-        if let mask {
-            line += mask.scalars.contains { $0 > 0 } ? "  mask: defective" : "  mask: good"
-        }
+        if let mask { line += "  " + mask }
         return line
     }
 

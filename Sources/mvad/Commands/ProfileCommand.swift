@@ -22,8 +22,9 @@ enum ProfileCommand: Command {
         Checks the station profile P as `mvad run` would load it: keys are snake_case with the
         unit in the name (debounce_us, pulse_ms, max_bytes); an unknown key is refused with the
         closest valid key; numbers must lie in their ranges; the model, bank, replay folder and
-        rejects folder must exist (relative paths are relative to the profile's folder). Every
-        problem is printed as 'key: problem'; the exit status is 1 if there is any.
+        rejects folder must exist (relative paths are relative to the profile's folder), and a
+        .mvad pack passes the full checksum check the station runs before its first part.
+        Every problem is printed as 'key: problem'; the exit status is 1 if there is any.
         """)
 
     static func run(_ arguments: [String]) throws {
@@ -38,8 +39,18 @@ enum ProfileCommand: Command {
         } catch {
             throw CommandFailure(report(error))
         }
-        let issues = profile.problems(checkPaths: !args.has("--no-paths"),
+        var issues = profile.problems(checkPaths: !args.has("--no-paths"),
                                       checkDevices: args.has("--devices"))
+        var isFolder: ObjCBool = false
+        if !args.has("--no-paths"), !issues.contains(where: { $0.key == "model.path" }),
+           FileManager.default.fileExists(atPath: profile.model.path, isDirectory: &isFolder),
+           !isFolder.boolValue {
+            do {
+                try PartInspection.verify(pack: profile.model.path)
+            } catch {
+                issues.append(ProfileIssue(key: "model.path", message: "\(error)"))
+            }
+        }
         guard issues.isEmpty else {
             throw CommandFailure(report(StationProfileError(file: path, issues: issues)))
         }

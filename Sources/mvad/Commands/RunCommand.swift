@@ -70,8 +70,13 @@ enum RunCommand: Command {
         log(.info, "station '\(profile.station)': loading model \(profile.model.path)")
         let inspection = try PartInspection(profile: profile.model)
         if let threshold = inspection.inspector.threshold {
+            // "bank file, from mvad calibrate" -> which banks: the profile's file or the pack's
+            let banks = profile.model.bank.map { "bank file \($0)" }
+                ?? "banks stored in \(profile.model.path)"
             let source = profile.model.threshold != nil
-                ? "the profile's model.threshold" : inspection.inspector.thresholdSource
+                ? "the profile's model.threshold"
+                : inspection.inspector.thresholdSource.replacingOccurrences(of: "bank file",
+                                                                            with: banks)
             log(.info, String(format: "threshold %.6g", threshold) + " (\(source))")
         }
         let source = try partSource(profile, system: system)
@@ -109,10 +114,10 @@ enum RunCommand: Command {
             notifier: try SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             system: system, cancellation: cancellation,
             reporter: StationReporter(record: { record in
-                guard !emit(record.jsonLine()) else { return }
+                guard let failure = emit(record.jsonLine()) else { return }
                 if outputLost.mark() {
-                    log(.error, "standard output is closed: part records cannot be delivered; "
-                        + "stopping")
+                    log(.error, "cannot write to standard output (\(failure)): part records "
+                        + "cannot be delivered; stopping")
                 }
                 cancellation.cancel()
             }, log: log))
@@ -124,12 +129,12 @@ enum RunCommand: Command {
         signals.forEach { $0.cancel() }
         log(.info, summaryLine(summary))
         if outputLost.happened {
-            throw CommandFailure("run: stopped because standard output was closed")
+            throw CommandFailure("run: stopped because standard output could not be written")
         }
     }
 
     static func summaryLine(_ s: StationSummary) -> String {
-        var text = "run: \(s.parts) parts, \(s.passed) pass, \(s.failed) fail (\(s.faults) faults), "
+        var text = "run: \(s.parts) part\(s.parts == 1 ? "" : "s"), \(s.passed) pass, \(s.failed) fail (\(s.faults) faults), "
             + "\(s.triggersWhileBusy) triggers while busy"
         if let f = s.figures {
             text += "; RSS \(f.start.residentKilobytes) kB at start, \(f.end.residentKilobytes) kB "
@@ -162,8 +167,8 @@ enum RunCommand: Command {
     }
 
     /// One JSON line, written at once (a PLC gateway may read it as it comes).
-    /// Writes one line to stdout in full; false when stdout is closed or fails.
-    static func emit(_ line: String) -> Bool {
+    /// Writes one line to stdout in full; nil when done, else why not (the system's words).
+    static func emit(_ line: String) -> String? {
         let bytes = Array((line + "\n").utf8)
         var written = 0
         while written < bytes.count {
@@ -171,10 +176,12 @@ enum RunCommand: Command {
                 Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count)
             }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return false }
+            guard count > 0 else {
+                return count < 0 ? String(cString: strerror(errno)) : "nothing written"
+            }
             written += count
         }
-        return true
+        return nil
     }
 
     /// Set once when stdout fails; read after the loop.
