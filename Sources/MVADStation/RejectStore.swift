@@ -29,8 +29,9 @@ public final class RejectStore {
         }
         let root = self.folder
         // Parts a crash left half-written are removed; they were never reported as saved.
-        for stale in all where stale.hasPrefix(".") && stale.hasSuffix(RejectStore.partialSuffix)
-            && RejectStore.isPartFolderName(String(stale.dropFirst().dropLast(RejectStore.partialSuffix.count))) {
+        let suffix = RejectStore.partialSuffix
+        for stale in all where stale.hasPrefix(".") && stale.hasSuffix(suffix)
+            && RejectStore.isPartFolderName(String(stale.dropFirst().dropLast(suffix.count))) {
             try? files.removeItem(at: root.appendingPathComponent(stale))
         }
         let names = all.filter { name in

@@ -37,7 +37,9 @@ def main():
     print(f"// largest fit error on [0, {WIDTH * INTERVALS}): {worst:.2e}")
     print("// [power][interval]")
     for power in range(DEGREE + 1):
-        print("    {" + ", ".join("%.9ef" % table[i][power] for i in range(INTERVALS)) + "},")
+        values = ["%.9ef" % table[i][power] for i in range(INTERVALS)]
+        half = INTERVALS // 2
+        print("    {" + ", ".join(values[:half]) + ",\n     " + ", ".join(values[half:]) + "},")
 
 
 if __name__ == "__main__":

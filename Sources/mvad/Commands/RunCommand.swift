@@ -134,8 +134,8 @@ enum RunCommand: Command {
     }
 
     static func summaryLine(_ s: StationSummary) -> String {
-        var text = "run: \(s.parts) part\(s.parts == 1 ? "" : "s"), \(s.passed) pass, \(s.failed) fail (\(s.faults) faults), "
-            + "\(s.triggersWhileBusy) triggers while busy"
+        var text = "run: \(s.parts) part\(s.parts == 1 ? "" : "s"), \(s.passed) pass, "
+            + "\(s.failed) fail (\(s.faults) faults), \(s.triggersWhileBusy) triggers while busy"
         if let f = s.figures {
             text += "; RSS \(f.start.residentKilobytes) kB at start, \(f.end.residentKilobytes) kB "
                 + "at end; open fds \(f.start.openDescriptors) at start, "
