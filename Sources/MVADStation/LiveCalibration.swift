@@ -79,7 +79,10 @@ public struct LiveCalibration {
                 let part = try source.acquire(partNumber: partNumber)
                 let (result, _) = try inspection.inspect(part.views)
                 samples.scored.append(PartScore(id: "\(name) (\(part.id))", score: result.score))
-                if let defective = maskSaysDefective(part.views), defective != (label == "bad") {
+                let size = inspection.model.settings.imageSize
+                // nil without a mask, or when it cannot be read: nothing to compare
+                if let defective = try? PartLoader.maskMarksDefect(part.views, size: size),
+                   defective != (label == "bad") {
                     samples.contradicted.append("\(name) (\(part.id)): taken as \(label), but its "
                         + "mask file marks it \(defective ? "defective" : "good")")
                 }
@@ -89,16 +92,6 @@ public struct LiveCalibration {
             }
         }
         return samples
-    }
-
-    /// Whether the part's mask file (replayed parts may have one) marks a defect; nil without
-    /// a mask or when it cannot be read.
-    private func maskSaysDefective(_ views: PartViews) -> Bool? {
-        guard views.mask != nil,
-              let part = try? PartLoader.load(views, size: inspection.model.settings.imageSize,
-                                              modality: inspection.modality, includeMask: true),
-              let mask = part.mask else { return nil }
-        return mask.scalars.contains { $0 > 0 }
     }
 }
 

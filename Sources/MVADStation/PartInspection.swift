@@ -25,6 +25,9 @@ public final class PartInspection {
     public let model: InspectionModel
     public let inspector: Inspector
     public let modality: Modality
+    /// Where the verdict threshold came from, for the station's log: the profile, or which
+    /// banks (the profile's bank file or the pack's) and how they got it.
+    public let thresholdOrigin: String
 
     /// Loads the model (a .mvad pack or a folder) and the bank; the verdict needs a threshold,
     /// from the profile or stored with the bank.
@@ -54,6 +57,12 @@ public final class PartInspection {
                                    + "profile, or store them with mvad convert --bank")
             }
             banks = try BankFile(pack: pack)
+        }
+        if profile.threshold != nil {
+            thresholdOrigin = "the profile's model.threshold"
+        } else {
+            let holder = profile.bank.map { "bank file \($0)" } ?? "banks stored in \(profile.path)"
+            thresholdOrigin = holder + (banks.provenance["threshold_source"].map { ", from \($0)" } ?? "")
         }
         inspector = try Inspector(model: model, banks: banks, modality: modality,
                                   compute: Compute(threads: profile.threads),

@@ -27,6 +27,12 @@ final class PackBanksTests: XCTestCase {
         XCTAssertEqual(inspection.inspector.threshold, 37.5)
         XCTAssertTrue(inspection.inspector.thresholdSource.hasPrefix("bank file"),
                       inspection.inspector.thresholdSource)
+        XCTAssertTrue(inspection.thresholdOrigin.hasPrefix("banks stored in \(profile.path)"),
+                      inspection.thresholdOrigin)
+        var withThreshold = profile
+        withThreshold.threshold = 40
+        XCTAssertEqual(try PartInspection(profile: withThreshold).thresholdOrigin,
+                       "the profile's model.threshold")
 
         let folder = URL(fileURLWithPath: Fixture.testParts)
         let views = try XCTUnwrap(PartFolder.part(id: "001", in: folder))

@@ -62,6 +62,17 @@ public enum PartLoader {
                           originalHeight: reference?.height ?? 0)
     }
 
+    /// Whether the part's mask file marks a defect (a non-zero pixel once resized to size x
+    /// size, as `load` gives the mask); nil when the part has no mask file. Reads only the mask.
+    public static func maskMarksDefect(_ part: PartViews, size: Int) throws -> Bool? {
+        guard part.mask != nil else { return nil }
+        guard size > 0 else { throw PartError.invalidSize(size) }
+        var reference: SizeReference?
+        let mask = try decode(.mask, of: part, reference: &reference)
+            .maskTensor(width: size, height: size)
+        return mask.scalars.contains { $0 > 0 }
+    }
+
     /// The views a modality reads, lights first.
     public static func neededViews(_ modality: Modality) -> [PartView] {
         let lights = (0..<PartViews.lightCount).map(PartView.light)

@@ -218,13 +218,14 @@ enum CalibrateCommand: Command {
 
     /// Image scores of every part under `path`; parts that fail to load are listed and skipped.
     /// A part given as both good and bad would make every threshold wrong for it; refuse,
-    /// naming the parts whose views (after symbolic links) are the same files.
+    /// naming the parts that are the same (shared files, links or complete copies; see
+    /// `PartViews.overlapping`).
     static func checkDisjoint(_ good: [PartViews], _ bad: [PartViews], good goodPath: String,
                               bad badPath: String) throws {
         let shared = PartViews.overlapping(good, bad)
         guard shared.isEmpty else {
             throw UsageError(message: "calibrate: \(shared.count) part(s) are in both --good "
-                + "\(goodPath) and --bad \(badPath) (the same view files): "
+                + "\(goodPath) and --bad \(badPath) (the same files, links or copies): "
                 + shared.prefix(10).joined(separator: ", ") + (shared.count > 10 ? ", ..." : "")
                 + "; a part is either good or bad")
         }

@@ -96,8 +96,8 @@ enum InspectCommand: Command {
             clock = DispatchTime.now().uptimeNanoseconds
             let result = try inspector.inspect(part)
             if args.has("--text") {
-                print(textLine(result, load: load, mask: maskNote(views, size: model.settings.imageSize,
-                                                                   modality: modality)))
+                print(textLine(result, load: load,
+                               mask: maskNote(views, size: model.settings.imageSize)))
             } else {
                 print(jsonLine(result, modality: modality, load: load,
                                provenance: threshold == nil ? provenance : [:]))
@@ -149,12 +149,12 @@ enum InspectCommand: Command {
     /// time, and the mask's truth when there is a mask.
     /// "mask: good", "mask: defective" or "mask: unreadable" for a part with a mask file;
     /// nil without one. The mask is only a note: it never stops the inspection.
-    static func maskNote(_ views: PartViews, size: Int, modality: Modality) -> String? {
+    static func maskNote(_ views: PartViews, size: Int) -> String? {
         guard views.mask != nil else { return nil }
-        guard let part = try? PartLoader.load(views, size: size, modality: modality,
-                                              includeMask: true),
-              let mask = part.mask else { return "mask: unreadable" }
-        return mask.scalars.contains { $0 > 0 } ? "mask: defective" : "mask: good"
+        guard let defective = try? PartLoader.maskMarksDefect(views, size: size) else {
+            return "mask: unreadable"
+        }
+        return defective ? "mask: defective" : "mask: good"
     }
 
     static func textLine(_ r: InspectionResult, load: Double, mask: String?) -> String {

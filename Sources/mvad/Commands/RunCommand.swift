@@ -70,14 +70,8 @@ enum RunCommand: Command {
         log(.info, "station '\(profile.station)': loading model \(profile.model.path)")
         let inspection = try PartInspection(profile: profile.model)
         if let threshold = inspection.inspector.threshold {
-            // "bank file, from mvad calibrate" -> which banks: the profile's file or the pack's
-            let banks = profile.model.bank.map { "bank file \($0)" }
-                ?? "banks stored in \(profile.model.path)"
-            let source = profile.model.threshold != nil
-                ? "the profile's model.threshold"
-                : inspection.inspector.thresholdSource.replacingOccurrences(of: "bank file",
-                                                                            with: banks)
-            log(.info, String(format: "threshold %.6g", threshold) + " (\(source))")
+            log(.info, String(format: "threshold %.6g", threshold)
+                + " (\(inspection.thresholdOrigin))")
         }
         let source = try partSource(profile, system: system)
         var handshake: Handshake?
