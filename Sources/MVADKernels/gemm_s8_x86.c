@@ -3,6 +3,7 @@
 // Each function carries its own target attribute, so the file builds with default flags.
 
 #include "gemm_s8_internal.h"
+#include "transpose_x86.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -78,8 +79,30 @@ const s8_tile_path s8_path_avx2 = {AVX2_MR, 1, sizeof(int16_t), pack_a_avx2, til
 enum { VNNI_MR = 8 };
 
 // scratch: uint8 [group][row][4] holding A + 128 (A xor 0x80), padded with 0x80 (A = 0).
-static void pack_a_vnni(void *scratch, const int8_t *a, size_t lda, size_t rows, size_t k) {
-    s8_pack_a_bytes(scratch, VNNI_MR, a, lda, rows, k, 0x80, 0x80808080u);
+// A full tile of 8 rows goes 8 groups at a time: 32 bytes of each row, flipped, make an 8 x 8
+// block of 4-byte groups whose transpose is the scratch's next 8 groups. The rest (a partial
+// tile, the last k % 32 values) is packed by s8_pack_a_bytes.
+AVX2 static void pack_a_vnni(void *scratch, const int8_t *a, size_t lda, size_t rows, size_t k) {
+    uint8_t *out = scratch;
+    size_t blocks = rows == VNNI_MR ? k / 32 : 0;
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (size_t block = 0; block < blocks; block++) {
+        __m256 r[VNNI_MR];
+        for (int i = 0; i < VNNI_MR; i++) {
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(a + (size_t)i * lda + 32 * block));
+            r[i] = _mm256_castsi256_ps(_mm256_xor_si256(bytes, flip));
+        }
+        mvad_transpose8x8(r);
+        for (int g = 0; g < 8; g++) {
+            _mm256_storeu_si256((__m256i *)(out + (8 * block + (size_t)g) * 32),
+                                _mm256_castps_si256(r[g]));
+        }
+    }
+    size_t done = 32 * blocks;
+    if (done < k) {
+        s8_pack_a_bytes(out + done * VNNI_MR, VNNI_MR, a + done, lda, rows, k - done, 0x80,
+                        0x80808080u);
+    }
 }
 
 // Lane r of group register p is output column 16p + r; vpdpbusd adds the 4 products of the

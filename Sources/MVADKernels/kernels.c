@@ -6,6 +6,7 @@
 // give identical bits.
 
 #include "mvad_kernels.h"
+#include "transpose_x86.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -140,6 +141,22 @@ static void geglu_scalar(float *dst, const float *value, const float *gate, size
     for (size_t i = 0; i < count; i++) dst[i] = value[i] * gelu_scalar(gate[i]);
 }
 
+// Rows and columns at a time of the plain transpose: 32 x 32 floats stay in L1.
+#define TRANSPOSE_TILE 32
+
+static void transpose_scalar(const float *src, size_t lds, size_t rows, size_t cols,
+                             float *dst, size_t ldd) {
+    for (size_t i0 = 0; i0 < rows; i0 += TRANSPOSE_TILE) {
+        size_t i1 = i0 + TRANSPOSE_TILE < rows ? i0 + TRANSPOSE_TILE : rows;
+        for (size_t j0 = 0; j0 < cols; j0 += TRANSPOSE_TILE) {
+            size_t j1 = j0 + TRANSPOSE_TILE < cols ? j0 + TRANSPOSE_TILE : cols;
+            for (size_t i = i0; i < i1; i++) {
+                for (size_t j = j0; j < j1; j++) dst[j * ldd + i] = src[i * lds + j];
+            }
+        }
+    }
+}
+
 // ---- AVX2 + FMA ---------------------------------------------------------------------------
 
 #if MVAD_X86
@@ -247,6 +264,26 @@ AVX2 static void geglu_avx2(float *dst, const float *value, const float *gate, s
     }
     for (; i < count; i++) dst[i] = value[i] * gelu_scalar(gate[i]);
 }
+
+// Whole 8 x 8 blocks through registers; the ragged right and bottom edges by the scalar loop.
+AVX2 static void transpose_avx2(const float *src, size_t lds, size_t rows, size_t cols,
+                                float *dst, size_t ldd) {
+    size_t full_rows = rows / 8 * 8, full_cols = cols / 8 * 8;
+    for (size_t i0 = 0; i0 < full_rows; i0 += 8) {
+        for (size_t j0 = 0; j0 < full_cols; j0 += 8) {
+            __m256 r[8];
+            for (size_t k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(src + (i0 + k) * lds + j0);
+            mvad_transpose8x8(r);
+            for (size_t k = 0; k < 8; k++) _mm256_storeu_ps(dst + (j0 + k) * ldd + i0, r[k]);
+        }
+    }
+    if (full_cols < cols) {
+        transpose_scalar(src + full_cols, lds, full_rows, cols - full_cols, dst + full_cols * ldd, ldd);
+    }
+    if (full_rows < rows) {
+        transpose_scalar(src + full_rows * lds, lds, rows - full_rows, cols, dst + full_rows, ldd);
+    }
+}
 #endif
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -254,36 +291,71 @@ AVX2 static void geglu_avx2(float *dst, const float *value, const float *gate, s
 static int detected = -1;
 static int forced = -1;
 
+// The AVX2 kernels below serve the AVX-512 path too.
+static inline int x86_wide(void) {
+    mvad_path path = mvad_kernel_path();
+    return path == MVAD_PATH_AVX2 || path == MVAD_PATH_AVX512;
+}
+
+#if MVAD_X86
+// The OS must save the AVX-512 state (opmask, upper ZMM halves, ZMM16-31) as well as AVX's.
+static int os_saves_avx512(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xE6) == 0xE6;
+}
+#endif
+
 static mvad_path detect(void) {
 #if MVAD_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return MVAD_PATH_AVX2;
-#endif
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return MVAD_PATH_SCALAR;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && os_saves_avx512()) {
+        return MVAD_PATH_AVX512;
+    }
+    return MVAD_PATH_AVX2;
+#else
     return MVAD_PATH_SCALAR;
+#endif
 }
 
-mvad_path mvad_kernel_path(void) {
-    if (forced >= 0) return (mvad_path)forced;
+static mvad_path detected_path(void) {
     if (detected < 0) detected = (int)detect();
     return (mvad_path)detected;
 }
 
+mvad_path mvad_kernel_path(void) {
+    return forced >= 0 ? (mvad_path)forced : detected_path();
+}
+
+int mvad_kernel_path_available(mvad_path path) {
+    mvad_path best = detected_path();
+    switch (path) {
+    case MVAD_PATH_SCALAR: return 1;
+    case MVAD_PATH_AVX2: return best == MVAD_PATH_AVX2 || best == MVAD_PATH_AVX512;
+    case MVAD_PATH_AVX512: return best == MVAD_PATH_AVX512;
+    case MVAD_PATH_NEON: return best == MVAD_PATH_NEON;
+    }
+    return 0;
+}
+
 mvad_path mvad_force_kernel_path(mvad_path path) {
     mvad_path previous = mvad_kernel_path();
-    if (path == MVAD_PATH_SCALAR || path == (mvad_path)detected) forced = (int)path;
+    if (mvad_kernel_path_available(path)) forced = (int)path;
     return previous;
 }
 
 void mvad_exp(float *dst, const float *src, size_t count) {
 #if MVAD_X86
-    if (mvad_kernel_path() == MVAD_PATH_AVX2) { exp_avx2_loop(dst, src, count); return; }
+    if (x86_wide()) { exp_avx2_loop(dst, src, count); return; }
 #endif
     exp_scalar_loop(dst, src, count);
 }
 
 void mvad_softmax_rows(float *data, size_t rows, size_t cols, float scale) {
 #if MVAD_X86
-    if (mvad_kernel_path() == MVAD_PATH_AVX2) {
+    if (x86_wide()) {
         for (size_t r = 0; r < rows; r++) softmax_row_avx2(data + r * cols, cols, scale);
         return;
     }
@@ -293,21 +365,29 @@ void mvad_softmax_rows(float *data, size_t rows, size_t cols, float scale) {
 
 void mvad_silu(float *data, size_t count) {
 #if MVAD_X86
-    if (mvad_kernel_path() == MVAD_PATH_AVX2) { silu_avx2(data, count); return; }
+    if (x86_wide()) { silu_avx2(data, count); return; }
 #endif
     silu_scalar(data, count);
 }
 
 void mvad_gelu(float *dst, const float *src, size_t count) {
 #if MVAD_X86
-    if (mvad_kernel_path() == MVAD_PATH_AVX2) { gelu_avx2_loop(dst, src, count); return; }
+    if (x86_wide()) { gelu_avx2_loop(dst, src, count); return; }
 #endif
     gelu_scalar_loop(dst, src, count);
 }
 
 void mvad_geglu(float *dst, const float *value, const float *gate, size_t count) {
 #if MVAD_X86
-    if (mvad_kernel_path() == MVAD_PATH_AVX2) { geglu_avx2(dst, value, gate, count); return; }
+    if (x86_wide()) { geglu_avx2(dst, value, gate, count); return; }
 #endif
     geglu_scalar(dst, value, gate, count);
+}
+
+void mvad_transpose(const float *src, size_t lds, size_t rows, size_t cols, float *dst,
+                    size_t ldd) {
+#if MVAD_X86
+    if (x86_wide()) { transpose_avx2(src, lds, rows, cols, dst, ldd); return; }
+#endif
+    transpose_scalar(src, lds, rows, cols, dst, ldd);
 }

@@ -1,17 +1,21 @@
 // Float <-> int8 steps around mvad_gemm_s8 (see mvad_quant.h). Every loop body below is
 // written once as plain C over independent elements; the compiler vectorises it for the
-// baseline target and again, through the AVX2 wrappers, for AVX2 (NEON is baseline on
+// baseline target and again, through the wrappers, for AVX2 and AVX-512 (NEON is baseline on
 // AArch64). Only exact operations appear (compares, selects, one rounding per multiply or
-// add, -ffp-contract=off), so every build gives the bits of the scalar definition.
+// add, -ffp-contract=off), so every build gives the bits of the scalar definition. The one
+// hand-written loop, the channels-last transpose for AVX2, only moves and compares values.
 
 #include "mvad_quant.h"
 #include "mvad_kernels.h"
+#include "transpose_x86.h"
 
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 #if defined(__x86_64__)
+#include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
+#define AVX512 __attribute__((target("avx2,avx512f,avx512bw,avx512vl")))
 #endif
 
 /// Columns per tile of the transposing loops: 64 floats or int32 = 4 cache lines a row.
@@ -136,36 +140,31 @@ INLINE void dequantize_columns_body(const int32_t *restrict acc, size_t rows, si
 BUILD(base, )
 #if defined(__x86_64__)
 BUILD(avx2, AVX2)
-#define WIDE (mvad_kernel_path() == MVAD_PATH_AVX2)
+BUILD(avx512, AVX512)
+// The build of NAME for the kernel path: NAME_base, NAME_avx2 or NAME_avx512.
+#define PICK(NAME)                                                                           \
+    (mvad_kernel_path() == MVAD_PATH_AVX512 ? NAME##_avx512                                  \
+     : mvad_kernel_path() == MVAD_PATH_AVX2 ? NAME##_avx2 : NAME##_base)
 #else
-#define WIDE 0
-#define absmax_avx2 absmax_base
-#define quantize_row_avx2 quantize_row_base
-#define dequantize_rows_avx2 dequantize_rows_base
-#define dequantize_columns_avx2 dequantize_columns_base
+#define PICK(NAME) NAME##_base
 #endif
 
-float mvad_absmax(const float *x, size_t count) {
-    return WIDE ? absmax_avx2(x, count) : absmax_base(x, count);
-}
+float mvad_absmax(const float *x, size_t count) { return PICK(absmax)(x, count); }
 
 void mvad_quantize_row(const float *x, size_t count, float inverse, int8_t *q) {
-    if (WIDE) quantize_row_avx2(x, count, inverse, q);
-    else quantize_row_base(x, count, inverse, q);
+    PICK(quantize_row)(x, count, inverse, q);
 }
 
 void mvad_dequantize_rows(const int32_t *acc, size_t rows, size_t n, size_t lda,
                           const float *row_scales, const float *col_scales, const float *bias,
                           float *y, size_t ldy) {
-    if (WIDE) dequantize_rows_avx2(acc, rows, n, lda, row_scales, col_scales, bias, y, ldy);
-    else dequantize_rows_base(acc, rows, n, lda, row_scales, col_scales, bias, y, ldy);
+    PICK(dequantize_rows)(acc, rows, n, lda, row_scales, col_scales, bias, y, ldy);
 }
 
 void mvad_dequantize_columns(const int32_t *acc, size_t rows, size_t n, size_t lda,
                              const float *row_scales, const float *col_scales,
                              const float *bias, float *out, size_t ldo) {
-    if (WIDE) dequantize_columns_avx2(acc, rows, n, lda, row_scales, col_scales, bias, out, ldo);
-    else dequantize_columns_base(acc, rows, n, lda, row_scales, col_scales, bias, out, ldo);
+    PICK(dequantize_columns)(acc, rows, n, lda, row_scales, col_scales, bias, out, ldo);
 }
 
 // ---- convolution patches from channels-last input -----------------------------------------
@@ -252,9 +251,45 @@ static size_t quantize_patches_base(const float *xt, const float *maxima, mvad_c
 }
 
 #if defined(__x86_64__)
+/// channels_last_body with 8 x 8 register transposes, eight positions at a time, their
+/// maxima kept in one register. |x| clears the sign bit (-0 becomes +0, as magnitude()
+/// gives); _mm256_max_ps(a, m) returns m when a is NaN, so NaN is ignored as larger() does.
+/// Maxima are exact, so their order does not matter: the bits are those of the body.
 AVX2 static void channels_last_avx2(const float *x, size_t channels, size_t plane, float *out,
                                     float *maxima) {
-    channels_last_body(x, channels, plane, out, maxima);
+    const __m256 no_sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    size_t full_c = channels / 8 * 8, full_i = plane / 8 * 8;
+    for (size_t i0 = 0; i0 < full_i; i0 += 8) {
+        __m256 m = _mm256_setzero_ps();
+        for (size_t c0 = 0; c0 < full_c; c0 += 8) {
+            __m256 r[8];
+            for (int k = 0; k < 8; k++) {
+                r[k] = _mm256_loadu_ps(x + (c0 + (size_t)k) * plane + i0);
+                m = _mm256_max_ps(_mm256_and_ps(r[k], no_sign), m);
+            }
+            mvad_transpose8x8(r);
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + (i0 + (size_t)k) * channels + c0, r[k]);
+        }
+        float lane[8];
+        _mm256_storeu_ps(lane, m);
+        for (size_t k = 0; k < 8; k++) {
+            for (size_t c = full_c; c < channels; c++) {
+                float v = x[c * plane + i0 + k];
+                out[(i0 + k) * channels + c] = v;
+                lane[k] = larger(lane[k], magnitude(v));
+            }
+            maxima[i0 + k] = lane[k];
+        }
+    }
+    for (size_t i = full_i; i < plane; i++) {
+        float m = 0;
+        for (size_t c = 0; c < channels; c++) {
+            float v = x[c * plane + i];
+            out[i * channels + c] = v;
+            m = larger(m, magnitude(v));
+        }
+        maxima[i] = m;
+    }
 }
 
 AVX2 static size_t quantize_patches_avx2(const float *xt, const float *maxima,
@@ -262,20 +297,22 @@ AVX2 static size_t quantize_patches_avx2(const float *xt, const float *maxima,
                                          int8_t *q, size_t ldq, float *scales) {
     return quantize_patches_body(xt, maxima, s, first, count, q, ldq, scales);
 }
-#else
-#define channels_last_avx2 channels_last_base
-#define quantize_patches_avx2 quantize_patches_base
+
+AVX512 static size_t quantize_patches_avx512(const float *xt, const float *maxima,
+                                             mvad_conv_shape s, size_t first, size_t count,
+                                             int8_t *q, size_t ldq, float *scales) {
+    return quantize_patches_body(xt, maxima, s, first, count, q, ldq, scales);
+}
+#define channels_last_avx512 channels_last_avx2
 #endif
 
 void mvad_channels_last(const float *x, size_t channels, size_t plane, float *out,
                         float *maxima) {
-    if (WIDE) channels_last_avx2(x, channels, plane, out, maxima);
-    else channels_last_base(x, channels, plane, out, maxima);
+    PICK(channels_last)(x, channels, plane, out, maxima);
 }
 
 size_t mvad_quantize_patches(const float *xt, const float *maxima, mvad_conv_shape shape,
                              size_t first, size_t count, int8_t *q, size_t ldq,
                              float *scales) {
-    return WIDE ? quantize_patches_avx2(xt, maxima, shape, first, count, q, ldq, scales)
-                : quantize_patches_base(xt, maxima, shape, first, count, q, ldq, scales);
+    return PICK(quantize_patches)(xt, maxima, shape, first, count, q, ldq, scales);
 }

@@ -117,4 +117,77 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(scalar[i].bitPattern, (value[i] * gelu[i]).bitPattern, "element \(i)")
         }
     }
+
+    func testChannelsLastIsAPlainTransposeWithMaximaOnEveryPath() {
+        // Channel counts and planes that are and are not multiples of the 8 x 8 blocks, with
+        // NaN (ignored by the maxima), -0 and large values.
+        for (channels, plane) in [(16, 64), (13, 77), (320, 24), (3, 9), (1, 1)] {
+            var x = values(channels * plane, spread: 4, seed: UInt64(channels * 1000 + plane))
+            for i in stride(from: 5, to: x.count, by: 29) { x[i] = .nan }
+            for i in stride(from: 7, to: x.count, by: 31) { x[i] = -0.0 }
+            for i in stride(from: 11, to: x.count, by: 37) { x[i] = -3000 }
+            var expected = [Float](repeating: 0, count: x.count)
+            var expectedMax = [Float](repeating: 0, count: plane)
+            for c in 0..<channels {
+                for i in 0..<plane {
+                    let v = x[c * plane + i]
+                    expected[i * channels + c] = v
+                    if !v.isNaN { expectedMax[i] = max(expectedMax[i], abs(v)) }
+                }
+            }
+            for path in availableKernelPaths() {
+                let previous = mvad_force_kernel_path(path)
+                defer { _ = mvad_force_kernel_path(previous) }
+                var out = [Float](repeating: 7, count: x.count)
+                var maxima = [Float](repeating: 7, count: plane)
+                mvad_channels_last(x, channels, plane, &out, &maxima)
+                XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern),
+                               "\(channels) x \(plane), path \(path)")
+                XCTAssertEqual(maxima.map(\.bitPattern), expectedMax.map(\.bitPattern),
+                               "maxima \(channels) x \(plane), path \(path)")
+            }
+        }
+    }
+
+    func testTransposeMovesEveryValueOnEveryPath() {
+        // Whole 8 x 8 blocks, ragged edges on either side, and source and destination strides
+        // wider than the block.
+        for (rows, cols) in [(8, 8), (32, 320), (13, 77), (77, 13), (1, 9), (9, 1)] {
+            let (lds, ldd) = (cols + 3, rows + 5)
+            let src = values(rows * lds, spread: 10, seed: UInt64(rows * 100 + cols))
+            var expected = [Float](repeating: -1, count: cols * ldd)
+            for i in 0..<rows {
+                for j in 0..<cols { expected[j * ldd + i] = src[i * lds + j] }
+            }
+            for path in availableKernelPaths() {
+                let previous = mvad_force_kernel_path(path)
+                defer { _ = mvad_force_kernel_path(previous) }
+                var dst = [Float](repeating: -1, count: cols * ldd)
+                mvad_transpose(src, lds, rows, cols, &dst, ldd)
+                XCTAssertEqual(dst.map(\.bitPattern), expected.map(\.bitPattern),
+                               "\(rows) x \(cols), path \(path)")
+            }
+        }
+    }
+
+    func testEveryPathTheCPUCanRunCanBeForced() {
+        let detected = mvad_kernel_path()
+        XCTAssertEqual(mvad_kernel_path_available(detected), 1)
+        XCTAssertEqual(mvad_kernel_path_available(MVAD_PATH_SCALAR), 1)
+        if detected == MVAD_PATH_AVX512 {
+            XCTAssertEqual(mvad_kernel_path_available(MVAD_PATH_AVX2), 1)
+        }
+        for path in availableKernelPaths() {
+            let previous = mvad_force_kernel_path(path)
+            XCTAssertEqual(mvad_kernel_path(), path)
+            _ = mvad_force_kernel_path(previous)
+        }
+        XCTAssertEqual(mvad_kernel_path(), detected)
+    }
+}
+
+/// The kernel paths this CPU can run: scalar always, then AVX2, AVX-512 or NEON where present.
+func availableKernelPaths() -> [mvad_path] {
+    [MVAD_PATH_SCALAR, MVAD_PATH_AVX2, MVAD_PATH_NEON, MVAD_PATH_AVX512]
+        .filter { mvad_kernel_path_available($0) == 1 }
 }

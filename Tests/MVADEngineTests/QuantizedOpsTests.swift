@@ -79,11 +79,11 @@ final class QuantizedOpsTests: XCTestCase {
     }
 
     func testConvolutionMatchesTheScalarTwinBitForBit() {
-        // On the detected kernel path and on the scalar build of the C kernels, and with the
-        // images transposed channels-last all at once or one at a time.
+        // On every kernel path this CPU can run (scalar, AVX2, AVX-512), and with the images
+        // transposed channels-last all at once or one at a time.
         var oneImageAtATime = Compute(threads: 2)
         oneImageAtATime.channelsLastBudget = 1
-        for path in [mvad_kernel_path(), MVAD_PATH_SCALAR] {
+        for path in availableKernelPaths() {
             let previous = mvad_force_kernel_path(path)
             defer { _ = mvad_force_kernel_path(previous) }
             for (i, (name, shape, cout, kernel, stride, padding)) in convCases.enumerated() {
@@ -146,7 +146,7 @@ final class QuantizedOpsTests: XCTestCase {
 
     func testQuantisationKernelsMatchOnEveryPath() {
         // Values that exercise the rounding (quarters, their neighbours), the clamp, NaN and
-        // both zeros, run through the C kernels on the scalar build and on the detected one.
+        // both zeros, run through every build of the C kernels this CPU can run.
         var values: [Float] = [0, -0, .nan, 1e9, -1e9, .infinity, -.infinity]
         for i in -600...600 {
             let v = Float(i) / 4.5
@@ -156,7 +156,7 @@ final class QuantizedOpsTests: XCTestCase {
         let expected = values.map { Int8Quantization.quantize($0, inverse: inverse) }
         let finite = values.filter(\.isFinite)
         let expectedMax = finite.map(abs).max() ?? 0
-        for path in [MVAD_PATH_SCALAR, mvad_kernel_path()] {
+        for path in availableKernelPaths() {
             let previous = mvad_force_kernel_path(path)
             defer { _ = mvad_force_kernel_path(previous) }
             var q = [Int8](repeating: 99, count: values.count)

@@ -1,6 +1,8 @@
 // Data movement: channel concatenation and slicing, nearest 2x upsampling, and the
 // NCHW <-> token (N, L = H * W, C) layout changes of the transformer blocks.
 
+import MVADKernels
+
 extension Compute {
     /// Concatenates NCHW tensors along channels (torch.cat(dim=1)).
     public func concatChannels(_ parts: [Tensor]) -> Tensor {
@@ -113,13 +115,9 @@ extension Compute {
                     let (src, dst) = ctx.value
                     let image = task / rowTiles
                     let i0 = (task % rowTiles) * tile
-                    let s = src + image * a * b
-                    let d = dst + image * a * b
-                    for j0 in stride(from: 0, to: b, by: tile) {
-                        for i in i0..<min(a, i0 + tile) {
-                            for j in j0..<min(b, j0 + tile) { d[j * a + i] = s[i * b + j] }
-                        }
-                    }
+                    // Rows i0 ..< i0 + tile of the image become its columns i0 ..< i0 + tile.
+                    mvad_transpose(src + image * a * b + i0 * b, b, min(tile, a - i0), b,
+                                   dst + image * a * b + i0, a)
                 }
             }
         }

@@ -16,13 +16,19 @@ typedef enum {
     MVAD_PATH_SCALAR = 0,
     MVAD_PATH_AVX2 = 1,
     MVAD_PATH_NEON = 2,
+    /// x86-64 with AVX-512 (F, BW, VL) enabled by the OS: the element-wise kernels run their
+    /// AVX2 code, the quantisation loops of mvad_quant.h a 512-bit build.
+    MVAD_PATH_AVX512 = 3,
 } mvad_path;
 
 /// The path chosen for this CPU (detected once).
 mvad_path mvad_kernel_path(void);
 
-/// Forces a path for tests (MVAD_PATH_SCALAR always works); returns the previous one.
-/// A path the CPU lacks is ignored and the detected one kept.
+/// 1 if this CPU can run `path` (scalar always; AVX2 also where AVX-512 was detected).
+int mvad_kernel_path_available(mvad_path path);
+
+/// Forces a path for tests; returns the previous one. A path the CPU cannot run is ignored
+/// and the current one kept.
 mvad_path mvad_force_kernel_path(mvad_path path);
 
 /// e^x for each of `count` values, src and dst may be the same buffer.
@@ -40,6 +46,11 @@ void mvad_gelu(float *dst, const float *src, size_t count);
 
 /// GEGLU's gate: dst <- value * gelu(gate), element by element.
 void mvad_geglu(float *dst, const float *value, const float *gate, size_t count);
+
+/// A block of a matrix transposed: dst[j * ldd + i] = src[i * lds + j] for i < rows,
+/// j < cols. Values are moved, never changed.
+void mvad_transpose(const float *src, size_t lds, size_t rows, size_t cols, float *dst,
+                    size_t ldd);
 
 /// Flushes standard output; 0 when everything written so far reached it, -1 otherwise.
 int mvad_flush_stdout(void);
