@@ -101,4 +101,24 @@ final class BankPackTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("grid_size"), "\($0)")
         }
     }
+
+    func testFloatBanksRelabelledForAnInt8PackKeepTheirVectorsAndSayWhereTheyCameFrom() throws {
+        let float = try banks(weights: "f32")
+        let relabelled = try float.relabelled(weights: "int8")
+        XCTAssertNoThrow(try relabelled.requireBuilt(with: MethodSettings(), weights: "int8"))
+        XCTAssertEqual(relabelled.banks.keys.sorted(), float.banks.keys.sorted())
+        for (modality, before) in float.banks {
+            let after = try XCTUnwrap(relabelled.banks[modality])
+            XCTAssertEqual(after.vectors.scalars, before.vectors.scalars, "\(modality)")
+            XCTAssertEqual(after.settings["weights"], "int8")
+            XCTAssertEqual(after.provenance["features_weights"], "f32")
+            var others = after.settings
+            others["weights"] = before.settings["weights"]
+            XCTAssertEqual(others, before.settings, "\(modality): only 'weights' changes")
+        }
+        XCTAssertEqual(relabelled.threshold, float.threshold)
+        // Relabelling to the weights the features already have records nothing.
+        let same = try float.relabelled(weights: "f32")
+        XCTAssertNil(same.banks.values.first?.provenance["features_weights"])
+    }
 }

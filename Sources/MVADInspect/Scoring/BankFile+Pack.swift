@@ -45,6 +45,27 @@ extension BankFile {
         }
     }
 
+    /// The same vectors labelled as features of a model whose weights are stored as `weights`,
+    /// for banks computed with another precision of the same model (the float model on GPUs,
+    /// `tools/train/build_bank.py`) that an int8 pack should hold. Each bank's provenance keeps
+    /// the weights its features were really computed with (`features_weights`).
+    public func relabelled(weights: String) throws -> BankFile {
+        var relabelled: [MemoryBank] = []
+        for modality in banks.keys.sorted() {
+            guard let bank = banks[modality] else { continue }
+            var settings = bank.settings
+            var provenance = bank.provenance
+            if let built = settings["weights"], built != weights {
+                provenance["features_weights"] = built
+            }
+            settings["weights"] = weights
+            relabelled.append(try MemoryBank(modality: modality, vectors: bank.vectors,
+                                             settings: settings, provenance: provenance))
+        }
+        return try BankFile(banks: relabelled, threshold: threshold, provenance: provenance,
+                            path: path)
+    }
+
     /// Whether the pack holds banks.
     public static func isStored(in pack: PackFile) -> Bool {
         pack.metadataObject()[packMetadataKey] != nil

@@ -33,11 +33,15 @@ enum ConvertCommand: Command {
                    help: "store these memory banks (mvad bank build) in the pack, int8 per "
                        + "feature vector; they must have been built with the pack's settings "
                        + "and weights"),
+        OptionSpec(name: "--bank-weights", value: "f32|f16|int8|int8-block32",
+                   help: "the weights the --bank features were computed with, when not the "
+                       + "pack's: f32 for banks of the float model (tools/train/build_bank.py); "
+                       + "they are stored as the pack's, with their origin in the provenance"),
     ] + gateSpecs
 
     static let help = helpText(
         usage: "mvad convert --model DIR -o PACK.mvad [--weights f32|f16|int8|int8-block32] "
-            + "[--controllora separate|merged] [--no-fold] [--bank BANK]\n"
+            + "[--controllora separate|merged] [--no-fold] [--bank BANK [--bank-weights W]]\n"
             + "       [--clip DIR (--prompt TEXT | --category C)]\n"
             + "       [--calibration-parts DIR [--calibration-count N] [--min-cosine C]]",
         summary: summary, specs: specs, details: """
@@ -94,8 +98,18 @@ enum ConvertCommand: Command {
         } else if args.string("--prompt") != nil || args.string("--category") != nil {
             throw UsageError(message: "convert: --prompt and --category need --clip DIR")
         }
+        let bankWeights = try args.string("--bank-weights").map { name in
+            guard let parsed = ConversionOptions.Weights(rawValue: name) else {
+                throw UsageError(message: "convert: --bank-weights must be f32, f16, int8 or "
+                                     + "int8-block32, got '\(name)'")
+            }
+            return parsed
+        }
         if let bank = args.string("--bank") {
-            options.attachments = [try bankAttachment(bank, modelFolder: model, weights: weights)]
+            options.attachments = [try bankAttachment(bank, modelFolder: model, weights: weights,
+                                                      builtWith: bankWeights)]
+        } else if bankWeights != nil {
+            throw UsageError(message: "convert: --bank-weights needs --bank")
         }
         try InspectSupport.checkWritable(output, what: "pack")
         let gate = try qualityGate(args, modelFolder: model)
@@ -115,9 +129,11 @@ enum ConvertCommand: Command {
     }
 
     /// The banks of `path` as a pack attachment, refused unless each was built with the model
-    /// folder's settings and with weights stored as this conversion stores them.
+    /// folder's settings and with weights stored as this conversion stores them, or as
+    /// `builtWith` says (then they are relabelled as the pack's).
     static func bankAttachment(_ path: String, modelFolder: String,
-                               weights: ConversionOptions.Weights) throws -> PackAttachment {
+                               weights: ConversionOptions.Weights,
+                               builtWith: ConversionOptions.Weights? = nil) throws -> PackAttachment {
         let banks = try BankFile(path: path)
         let settingsPath = modelFolder + "/settings.json"
         var settings = MethodSettings()
@@ -125,8 +141,9 @@ enum ConvertCommand: Command {
             settings = try MethodSettings.read(
                 json: try Data(contentsOf: URL(fileURLWithPath: settingsPath)), path: settingsPath)
         }
-        try banks.requireBuilt(with: settings, weights: weights.rawValue)
-        return try banks.packAttachment()
+        try banks.requireBuilt(with: settings, weights: (builtWith ?? weights).rawValue)
+        guard let builtWith, builtWith != weights else { return try banks.packAttachment() }
+        return try banks.relabelled(weights: weights.rawValue).packAttachment()
     }
 
     private static func printFolding(_ report: ConversionReport) {
