@@ -13,7 +13,7 @@
 #   6. evidence on a fresh test set (mvad synth --seed 2, 60 parts, never used above): the
 #      int8 pack, the float model folder and the plain-UNet ablation, each with its own banks.
 # Usage: tools/train/build_demo.sh OUT [path/to/mvad]   (mvad: default .build/release/mvad)
-# Training takes about 17 minutes on an idle 2-core x86 CPU; the rest about 5 minutes.
+# Training takes about 16 minutes on an idle 2-core x86 CPU; the rest about 5 minutes.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,16p' "$0"; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"

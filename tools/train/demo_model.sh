@@ -4,7 +4,7 @@
 #   VAE (16/32/64/64, latents 4 x S/8) -> UNet (32/64/64, fixed random prompt vector of
 #   width 64) -> ControlLoRA (rank 4, condition embedding 16/16/32/32, feature loss lambda
 #   0.001) -> OUT_DIR/model (settings: feature blocks 1, 2 on a 16 x 16 grid).
-# Sized for about 17 minutes on an idle 2-core CPU with 40 training parts at 128 px (the
+# Sized for about 16 minutes on an idle 2-core CPU with 40 training parts at 128 px (the
 # shipped demo, tools/train/build_demo.sh), more than half of it the VAE: with 6 epochs instead
 # of 30 it blurred dents and bumps out of the normal maps' latents (fused image AUROC 0.77
 # instead of 0.96 on the fresh test set, models/README.md). Seeds are fixed.

@@ -126,6 +126,10 @@ enum ConvertCommand: Command {
         printFolding(report)
         printWorstLayers(report)
         printKeptFloat(report)
+        if let bank = args.string("--bank") {
+            print("")
+            try printBanks(bank)
+        }
     }
 
     /// The banks of `path` as a pack attachment, refused unless each was built with the model
@@ -141,9 +145,39 @@ enum ConvertCommand: Command {
             settings = try MethodSettings.read(
                 json: try Data(contentsOf: URL(fileURLWithPath: settingsPath)), path: settingsPath)
         }
+        // The two mistakes the weights check meets most: a float-built bank (GPU builder)
+        // without --bank-weights, and --bank-weights again on a bank that already fits.
+        let found = Set(banks.banks.values.compactMap { $0.settings["weights"] })
+        if found.count == 1, let built = found.first, built != (builtWith ?? weights).rawValue {
+            if let builtWith {
+                throw CommandFailure("convert: the banks in \(path) hold features of \(built) "
+                                     + "weights, not \(builtWith.rawValue) as --bank-weights says"
+                                     + (built == weights.rawValue
+                                        ? "; they already fit this pack: drop --bank-weights" : ""))
+            }
+            throw CommandFailure("convert: the banks in \(path) hold features of \(built) "
+                                 + "weights, but this pack stores \(weights.rawValue): add "
+                                 + "--bank-weights \(built) to store them anyway (their origin "
+                                 + "stays in their provenance), or build them with the pack "
+                                 + "(mvad bank build --model PACK)")
+        }
         try banks.requireBuilt(with: settings, weights: (builtWith ?? weights).rawValue)
-        guard let builtWith, builtWith != weights else { return try banks.packAttachment() }
-        return try banks.relabelled(weights: weights.rawValue).packAttachment()
+        let stored = builtWith == nil || builtWith == weights
+            ? banks : try banks.relabelled(weights: weights.rawValue)
+        return try stored.packAttachment()
+    }
+
+    /// One line per stored bank: size, and the weights its features came from when not the
+    /// pack's.
+    private static func printBanks(_ path: String) throws {
+        let banks = try BankFile(path: path)
+        for modality in banks.banks.keys.sorted() {
+            guard let bank = banks.banks[modality] else { continue }
+            let origin = bank.settings["weights"].map { " (features of \($0) weights)" } ?? ""
+            print("banks stored: \(modality.rawValue) \(bank.count) x \(bank.channels), "
+                  + "int8 per vector" + origin)
+        }
+        print("threshold: " + (banks.threshold.map { String($0) } ?? "none (mvad calibrate)"))
     }
 
     private static func printFolding(_ report: ConversionReport) {
