@@ -105,8 +105,9 @@ enum ConvertCommand: Command {
             }
             return parsed
         }
-        if let bank = args.string("--bank") {
-            options.attachments = [try bankAttachment(bank, modelFolder: model, weights: weights,
+        let banks = try args.string("--bank").map { try BankFile(path: $0) }
+        if let banks {
+            options.attachments = [try bankAttachment(banks, modelFolder: model, weights: weights,
                                                       builtWith: bankWeights)]
         } else if bankWeights != nil {
             throw UsageError(message: "convert: --bank-weights needs --bank")
@@ -126,19 +127,19 @@ enum ConvertCommand: Command {
         printFolding(report)
         printWorstLayers(report)
         printKeptFloat(report)
-        if let bank = args.string("--bank") {
+        if let banks {
             print("")
-            try printBanks(bank)
+            printBanks(banks)
         }
     }
 
-    /// The banks of `path` as a pack attachment, refused unless each was built with the model
+    /// The banks as a pack attachment, refused unless each was built with the model
     /// folder's settings and with weights stored as this conversion stores them, or as
     /// `builtWith` says (then they are relabelled as the pack's).
-    static func bankAttachment(_ path: String, modelFolder: String,
+    static func bankAttachment(_ banks: BankFile, modelFolder: String,
                                weights: ConversionOptions.Weights,
                                builtWith: ConversionOptions.Weights? = nil) throws -> PackAttachment {
-        let banks = try BankFile(path: path)
+        let path = banks.path ?? "the bank file"
         let settingsPath = modelFolder + "/settings.json"
         var settings = MethodSettings()
         if FileManager.default.fileExists(atPath: settingsPath) {
@@ -167,10 +168,8 @@ enum ConvertCommand: Command {
         return try stored.packAttachment()
     }
 
-    /// One line per stored bank: size, and the weights its features came from when not the
-    /// pack's.
-    private static func printBanks(_ path: String) throws {
-        let banks = try BankFile(path: path)
+    /// One line per stored bank: size, and the weights its features were computed with.
+    private static func printBanks(_ banks: BankFile) {
         for modality in banks.banks.keys.sorted() {
             guard let bank = banks.banks[modality] else { continue }
             let origin = bank.settings["weights"].map { " (features of \($0) weights)" } ?? ""
