@@ -163,8 +163,7 @@ enum ConvertCommand: Command {
                                  + "(mvad bank build --model PACK)")
         }
         try banks.requireBuilt(with: settings, weights: (builtWith ?? weights).rawValue)
-        let stored = builtWith == nil || builtWith == weights
-            ? banks : try banks.relabelled(weights: weights.rawValue)
+        let stored = builtWith == nil ? banks : try banks.relabelled(weights: weights.rawValue)
         return try stored.packAttachment()
     }
 
